@@ -1,0 +1,67 @@
+"""Provider metadata that Airflow reads through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_PACKAGE = "airflow_provider_signalwire"
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-signalwire",
+        "name": "SignalWire",
+        "description": "Place and manage calls, send and manage SMS/MMS, and react to them, with SignalWire.",
+        "integrations": [
+            {
+                "integration-name": "SignalWire",
+                "external-doc-url": "https://developer.signalwire.com/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "SignalWire",
+                "python-modules": [f"{_PACKAGE}.hooks.signalwire"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": "signalwire",
+                "hook-class-name": f"{_PACKAGE}.hooks.signalwire.SignalWireHook",
+                "hook-name": "SignalWire",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {"host": "Space", "login": "Project ID", "password": "API Token"},
+                    "placeholders": {
+                        "host": "example (for example.signalwire.com)",
+                        "login": "Project ID (a UUID)",
+                        "password": "API Token (PT...)",
+                    },
+                },
+                "conn-fields": {
+                    "signing_secret": {
+                        "label": "Signing Key",
+                        "description": "The project's Signing Key (PSK_...), used to check webhook signatures.",
+                        "schema": {"type": ["string", "null"], "format": "password"},
+                    },
+                    "default_from": {
+                        "label": "Default From number",
+                        "description": "E.164 number used when a call or message is given no From.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "timeout": {
+                        "label": "Request timeout (seconds)",
+                        "description": "Seconds to wait for a connection and for each read; default 30.",
+                        "schema": {"type": ["number", "null"], "minimum": 1, "maximum": 600},
+                    },
+                    "base_url": {
+                        "label": "Base URL override",
+                        "description": "Send requests here instead of the Space, e.g. a local emulator "
+                        "(http://127.0.0.1:8765) or a proxy. Leave empty for SignalWire itself.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                },
+            }
+        ],
+    }
