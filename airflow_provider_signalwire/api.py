@@ -586,7 +586,7 @@ class ListPlan:
                 path=self.first_request.path,
                 message=f"the list page has no {self.resource.list_key!r} list",
             )
-        return [item for item in found if self.accept(item)]
+        return [item for item in found if self.accept(item)] if self.window else found
 
 
 def next_page_request(page: Mapping[str, Any], base_path: str = "") -> ApiRequest | None:

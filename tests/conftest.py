@@ -9,9 +9,9 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", os.path.join(os.path.dirname(__file__), "..", "example_dags"))
 
 
-import pytest  # noqa: E402
+import pytest
 
-from airflow_provider_signalwire.testing.pytest_plugin import signalwire_emulator  # noqa: E402, F401
+# The `signalwire_emulator` fixture comes from the package's pytest plugin (a pytest11 entry point).
 
 
 @pytest.fixture
@@ -33,3 +33,16 @@ def hook(signalwire_conn, fast_retries):
     from airflow_provider_signalwire.hooks import SignalWireHook
 
     return SignalWireHook(retry_policy=fast_retries)
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """A migrated SQLite metadata database in this session's AIRFLOW_HOME, for dag.test() and friends."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return os.environ["AIRFLOW_HOME"]

@@ -38,18 +38,18 @@ if TYPE_CHECKING:
 USER_AGENT = f"airflow-provider-signalwire/{__version__}"
 
 
-def _decode(status: int, content_type: str, text: str) -> Any:
+def _decode(status: int, content_type: str, content: bytes) -> Any:
     """The body of an answer: parsed JSON, the text when it is not JSON, ``None`` when empty."""
-    if status == 204 or not text:
+    if status == 204 or not content:
         return None
-    if "json" in content_type or text[:1] in "{[":
+    if "json" in content_type or content[:1] in (b"{", b"["):
         import json
 
         try:
-            return json.loads(text)
+            return json.loads(content)  # bytes: the JSON encoding is detected, no charset guessing
         except ValueError:
-            return text
-    return text
+            pass
+    return content.decode("utf-8", errors="replace")
 
 
 def _mask(settings: ConnectionSettings, mask: Any) -> None:
@@ -138,10 +138,9 @@ class SignalWireHook(BaseHook):
                 allow_redirects=False,
             )
         except requests.RequestException as error:
-            raise connection_error(
-                request, type(error).__name__, request_sent=_requests_error_was_sent(error)
-            ) from None
-        body = _decode(response.status_code, response.headers.get("Content-Type", ""), response.text)
+            sent = _requests_error_was_sent(error)
+            raise connection_error(request, _describe(error, sent), request_sent=sent) from None
+        body = _decode(response.status_code, response.headers.get("Content-Type", ""), response.content)
         if not 200 <= response.status_code < 300:
             raise api_error(request, response.status_code, body, response.headers.get("Retry-After"))
         return body
@@ -255,6 +254,13 @@ def _masked(params: dict[str, Any]) -> dict[str, Any]:
         if isinstance(params.get(name), str) and params[name]:
             mask_secret(params[name])
     return params
+
+
+def _describe(error: Exception, sent: bool) -> str:
+    kind = type(error).__name__
+    if "Timeout" in kind:
+        return f"{kind}: no answer in time" + ("" if sent else " to connect")
+    return f"{kind}: " + ("the connection was closed without an answer" if sent else "the connection was refused")
 
 
 def _requests_error_was_sent(error: Exception) -> bool:
@@ -382,8 +388,9 @@ class SignalWireAsyncHook:
                 headers=_form_headers(request),
             )
         except httpx.HTTPError as error:
-            raise connection_error(request, type(error).__name__, request_sent=_httpx_error_was_sent(error)) from None
-        body = _decode(response.status_code, response.headers.get("Content-Type", ""), response.text)
+            sent = _httpx_error_was_sent(error)
+            raise connection_error(request, _describe(error, sent), request_sent=sent) from None
+        body = _decode(response.status_code, response.headers.get("Content-Type", ""), response.content)
         if not 200 <= response.status_code < 300:
             raise api_error(request, response.status_code, body, response.headers.get("Retry-After"))
         return body

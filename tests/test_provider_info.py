@@ -1,0 +1,95 @@
+"""The provider's registration, as Airflow itself reads it."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import airflow
+import jsonschema
+
+from airflow_provider_signalwire.get_provider_info import get_provider_info
+
+
+def test_provider_info_validates_against_airflows_schema():
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    jsonschema.validate(get_provider_info(), schema)
+
+
+def test_entry_point_is_registered_under_the_distribution_name():
+    (point,) = [
+        p for p in entry_points(group="apache_airflow_provider") if p.value.startswith("airflow_provider_signalwire")
+    ]
+    info = point.load()()
+    assert info["package-name"] == point.dist.name == "airflow-provider-signalwire"
+
+
+def test_every_declared_class_and_module_imports():
+    info = get_provider_info()
+    modules = [
+        m
+        for key in ("hooks", "operators", "sensors", "triggers")
+        for entry in info.get(key, [])
+        for m in entry["python-modules"]
+    ]
+    for module in modules:
+        importlib.import_module(module)
+    for dotted in [c["hook-class-name"] for c in info["connection-types"]] + info.get("notifications", []):
+        module, _, name = dotted.rpartition(".")
+        assert hasattr(importlib.import_module(module), name), dotted
+    for plugin in info.get("plugins", []):
+        module, _, name = plugin["plugin-class"].rpartition(".")
+        assert hasattr(importlib.import_module(module), name)
+
+
+def test_providers_manager_yields_the_connection_form():
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert "airflow-provider-signalwire" in manager.providers
+    hook = manager.hooks["signalwire"]
+    assert hook is not None and hook.hook_class_name.endswith("SignalWireHook")
+    behaviour = manager.field_behaviours["signalwire"]
+    assert set(behaviour["hidden_fields"]) == {"schema", "port"}
+    assert behaviour["relabeling"] == {"host": "Space", "login": "Project ID", "password": "API Token"}
+    assert "example" in behaviour["placeholders"]["host"]
+    widgets = manager.connection_form_widgets
+    for name in ("signing_secret", "default_from", "timeout", "base_url"):
+        assert f"extra__signalwire__{name}" in widgets, name
+    assert widgets["extra__signalwire__signing_secret"].is_sensitive
+    assert widgets["extra__signalwire__signing_secret"].field["schema"]["title"] == "Signing Key"
+
+
+def test_signing_secret_extra_is_masked_by_name():
+    from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
+
+    assert should_hide_value_for_key("signing_secret")
+
+
+def test_airflow_providers_list_shows_the_provider():
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "providers", "list", "--output", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    names = [p["package_name"] for p in json.loads(result.stdout[result.stdout.index("[") :])]
+    assert "airflow-provider-signalwire" in names
+
+
+def test_the_uis_hook_metadata_carries_the_form():
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    (meta,) = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "signalwire"]
+    assert meta.hook_name == "SignalWire"
+    assert set(meta.extra_fields or {}) >= {"signing_secret", "default_from", "timeout", "base_url"}
+    standard = meta.standard_fields
+    assert standard is not None
+    assert standard.host.title == "Space" and standard.login.title == "Project ID"
+    assert standard.password.title == "API Token"
+    assert standard.port is None or standard.port.hidden
