@@ -549,6 +549,21 @@ MESSAGES = Resource(
         "status": Param("Status", "choice", choices=MESSAGE_STATUSES),
     },
 )
+# A message's media (MMS pictures...): .../Messages/{Sid}/Media.
+MESSAGE_MEDIA = Resource(collection="Media", list_key="media_list", date_filters={}, other_filters={})
+
+
+def media_content_url(base_url: str, media: Mapping[str, Any]) -> str | None:
+    """
+    Where a media item's content is: its ``uri`` without ``.json``, on the connection's base URL.
+
+    (The Compatibility API's convention; the content needs the same Basic auth as the API.)
+    """
+    uri = media.get("uri")
+    if not isinstance(uri, str) or not uri.startswith("/"):
+        return None
+    path = uri.split("?", 1)[0]
+    return base_url + (path[: -len(".json")] if path.endswith(".json") else path)
 
 
 @dataclass
@@ -748,6 +763,12 @@ class SignalWireApi:
         first = ApiRequest("GET", self._path(resource.collection), params=query)
         return ListPlan(resource=resource, first_request=first, limit=limit, window=window)
 
+    def list_message_media(self, sid: str) -> ListPlan:
+        """The media list of a message (an MMS has up to 10: one page holds them all)."""
+        path = self._path("Messages", check_sid("list_message_media", sid)) + "/" + MESSAGE_MEDIA.collection
+        first = ApiRequest("GET", path, params=[("PageSize", str(MAX_PAGE_SIZE))])
+        return ListPlan(resource=MESSAGE_MEDIA, first_request=first)
+
     # Anything else
     def raw(
         self,
@@ -937,3 +958,93 @@ class RetryPolicy:
             "before_sleep": before_sleep,
             "reraise": True,
         }
+
+
+# --------------------------------------------------------------------------------------------------
+# Relay REST: a phone number's webhook handlers
+# --------------------------------------------------------------------------------------------------
+
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# The handler that makes SignalWire request a URL (cXML webhooks) when a call or a message comes in.
+WEBHOOK_HANDLER = "laml_webhooks"
+
+PHONE_NUMBER_WEBHOOK_PARAMS: dict[str, Param] = {
+    "message_request_url": Param("message_request_url"),
+    "message_request_method": _choice("message_request_method", *_HTTP_METHODS),
+    "message_fallback_url": Param("message_fallback_url"),
+    "call_request_url": Param("call_request_url"),
+    "call_request_method": _choice("call_request_method", *_HTTP_METHODS),
+    "call_fallback_url": Param("call_fallback_url"),
+    "call_status_callback_url": Param("call_status_callback_url"),
+    "call_status_callback_method": _choice("call_status_callback_method", *_HTTP_METHODS),
+}
+# Giving one of these points the number's message (call) handler at webhooks.
+_HANDLER_OF_URL = {"message_request_url": "message_handler", "call_request_url": "call_handler"}
+
+
+def phone_number_webhook_update(params: Mapping[str, Any]) -> dict[str, str]:
+    """
+    Check the webhook settings of a phone number update and return the JSON body to PUT.
+
+    ``message_request_url`` or ``call_request_url`` (at least one) also switches that handler to webhooks.
+    URLs must be absolute http(s) URLs.
+    """
+    action = "update_phone_number"
+    body = dict(encode_params(action, PHONE_NUMBER_WEBHOOK_PARAMS, params))
+    for name, value in body.items():
+        if name.endswith("_url"):
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+                raise _fail(action, name, "an absolute http:// or https:// URL", value)
+    handlers = {_HANDLER_OF_URL[name]: WEBHOOK_HANDLER for name in _HANDLER_OF_URL if name in body}
+    if not handlers:
+        raise SignalWireInputError(
+            f"SignalWire {action}: give 'message_request_url', 'call_request_url' or both "
+            "(the URL SignalWire requests when a message or a call comes in)."
+        )
+    return {**handlers, **body}
+
+
+def phone_number_reference(value: Any) -> tuple[str, str]:
+    """``("number", "+1...")`` for an E.164 number, ``("id", "<uuid>")`` for a phone number id."""
+    if isinstance(value, str) and _E164.fullmatch(value):
+        return "number", value
+    if isinstance(value, str) and _UUID.fullmatch(value):
+        return "id", value.lower()
+    raise SignalWireInputError(
+        f"SignalWire phone number: 'phone_number' must be an E.164 number such as +15551234567 or a phone "
+        f"number id (a UUID); got {value!r}."
+    )
+
+
+def find_phone_number(number: str) -> ApiRequest:
+    """The first page of the project's numbers containing ``number`` (the API filters by substring)."""
+    params = [("filter_number", number), ("page_size", str(MAX_PAGE_SIZE))]
+    return ApiRequest("GET", PHONE_NUMBERS_PATH, params=params)
+
+
+def update_phone_number(number_id: str, body: Mapping[str, str]) -> ApiRequest:
+    """A PUT of ``body`` (from :func:`phone_number_webhook_update`); sending it twice changes nothing more."""
+    path = f"{PHONE_NUMBERS_PATH}/{quote(check_sid('update_phone_number', number_id), safe='')}"
+    return ApiRequest("PUT", path, json=dict(body))
+
+
+def phone_numbers_in_page(page: Any) -> list[dict[str, Any]]:
+    """The phone numbers of a Relay list page (``data``)."""
+    items = page.get("data") if isinstance(page, Mapping) else None
+    if not isinstance(items, list):
+        raise SignalWireApiError(
+            status=200, method="GET", path=PHONE_NUMBERS_PATH, message="the page has no 'data' list"
+        )
+    return [item for item in items if isinstance(item, dict)]
+
+
+def next_phone_numbers_request(page: Any) -> ApiRequest | None:
+    """The request for the page after ``page``: its ``links.next`` (a path, or a URL whose path is taken)."""
+    links = page.get("links") if isinstance(page, Mapping) else None
+    link = links.get("next") if isinstance(links, Mapping) else None
+    if not link or not isinstance(link, str):
+        return None
+    parts = urlsplit(link)
+    return ApiRequest("GET", check_relative_path(parts.path + (f"?{parts.query}" if parts.query else "")))

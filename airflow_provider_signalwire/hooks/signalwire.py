@@ -438,6 +438,12 @@ class SignalWireAsyncHook:
         async for item in self._list(api.list_messages(page_size=page_size, limit=limit, **filters)):
             yield item
 
+    async def list_message_media(self, sid: str) -> AsyncIterator[dict[str, Any]]:
+        """Iterate over a message's media items (``content_type``, ``uri``...); see ``api.media_content_url``."""
+        api = await self._api()
+        async for item in self._list(api.list_message_media(sid)):
+            yield item
+
     async def call_api(
         self,
         method: str,
