@@ -23,7 +23,7 @@ class RunningEmulator:
             headers={"Content-Type": "application/json"},
             method="POST",
         )
-        with urllib.request.urlopen(request, timeout=600) as answer:  # noqa: S310 - loopback emulator
+        with urllib.request.urlopen(request, timeout=600) as answer:
             return json.loads(answer.read())
 
 

@@ -1,6 +1,7 @@
 """
 Benchmark (b): listing 20,000 messages at page size 1000 through SignalWireHook, against a bare ``requests``
-loop over the same pages, in the same run against the same emulator (in its own process). Target: hook at most 1.10x the bare loop.
+loop over the same pages, in the same run against the same emulator (in its own process).
+Target: hook at most 1.10x the bare loop.
 
 The two are run alternately, several rounds, and the medians are compared.
 

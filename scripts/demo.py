@@ -52,7 +52,7 @@ def _control(base_url: str, path: str, payload: dict | None = None) -> dict:
     request = urllib.request.Request(
         f"{base_url}/__emulator__/{path}", data=data, headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - the loopback emulator
+    with urllib.request.urlopen(request, timeout=30) as answer:
         return json.loads(answer.read())
 
 
