@@ -15,7 +15,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / ".airflow-demo"
@@ -100,14 +103,22 @@ def main() -> int:
         base_url = fields["base_url"]
         env["AIRFLOW_CONN_SIGNALWIRE_DEFAULT"] = fields["conn_uri"]
         print(f"  emulator: {base_url}")
-        now = time.time()
-        for minutes_ago, body in ((50, "Is the report ready?"), (20, "STOP")):
+        # The messages DAG searches its data interval (yesterday, New York time); the retention DAG deletes
+        # what is older than 90 days.
+        new_york = ZoneInfo("America/New_York")
+        yesterday_noon = datetime.combine(datetime.now(new_york).date() - timedelta(days=1), dt_time(12), new_york)
+        inbound = [
+            (yesterday_noon - timedelta(hours=3), "Is the report ready?"),
+            (yesterday_noon + timedelta(hours=2), "Thanks!"),
+            (datetime.now(UTC) - timedelta(days=120), "An old message past retention"),
+        ]
+        for sent, body in inbound:
             _control(
                 base_url,
                 "inbound/messages",
-                {"from_": "+15557654321", "to": "+15550000001", "body": body, "date_sent": now - minutes_ago * 60},
+                {"from_": "+15557654321", "to": "+15550000001", "body": body, "date_sent": sent.timestamp()},
             )
-        print("  injected 2 inbound SMS into the emulator")
+        print(f"  injected {len(inbound)} inbound SMS into the emulator (2 from yesterday, 1 from 120 days ago)")
         print()
         for dag_id, what in DEMO_DAGS:
             started = time.monotonic()
@@ -130,7 +141,7 @@ def main() -> int:
         kind = "MMS" if int(message.get("num_media") or 0) else "SMS"
         print(f"  {kind} {message['sid'][:8]}… to {message['to']}: {message['status']} {message['body']!r}")
     left = [m for m in state["messages"] if m["direction"] == "inbound"]
-    print(f"  inbound messages left after the retention DAG: {len(left)}")
+    print(f"  inbound messages kept after the retention DAG: {[m['body'] for m in left]}")
     print("What the searches found:")
     for task, count in sorted(_search_results(env).items()):
         print(f"  {task}: {count} item(s)")

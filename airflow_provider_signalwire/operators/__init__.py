@@ -1,0 +1,35 @@
+"""Operators for SignalWire calls, messages and phone numbers, and for any request to the Space."""
+
+from __future__ import annotations
+
+from airflow_provider_signalwire.operators.api_call import SignalWireApiCallOperator
+from airflow_provider_signalwire.operators.calls import (
+    SignalWireCreateCallOperator,
+    SignalWireDeleteCallOperator,
+    SignalWireGetCallOperator,
+    SignalWireSearchCallsOperator,
+    SignalWireUpdateCallOperator,
+)
+from airflow_provider_signalwire.operators.messages import (
+    SignalWireDeleteMessageOperator,
+    SignalWireGetMessageOperator,
+    SignalWireRedactMessageOperator,
+    SignalWireSearchMessagesOperator,
+    SignalWireSendMessageOperator,
+)
+from airflow_provider_signalwire.operators.phone_numbers import SignalWireSetPhoneNumberWebhooksOperator
+
+__all__ = [
+    "SignalWireApiCallOperator",
+    "SignalWireCreateCallOperator",
+    "SignalWireDeleteCallOperator",
+    "SignalWireDeleteMessageOperator",
+    "SignalWireGetCallOperator",
+    "SignalWireGetMessageOperator",
+    "SignalWireRedactMessageOperator",
+    "SignalWireSearchCallsOperator",
+    "SignalWireSearchMessagesOperator",
+    "SignalWireSendMessageOperator",
+    "SignalWireSetPhoneNumberWebhooksOperator",
+    "SignalWireUpdateCallOperator",
+]

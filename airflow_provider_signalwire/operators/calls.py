@@ -1,0 +1,303 @@
+"""Operators for SignalWire calls: place, look up, update (redirect, cancel, hang up), delete, search."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_signalwire.api import (
+    CALLS,
+    CREATE_CALL_PARAMS,
+    SECRET_PARAMS,
+    UPDATE_CALL_PARAMS,
+    create_call_form,
+)
+from airflow_provider_signalwire.operators._base import (
+    DEDUP_SCAN_LIMIT,
+    SignalWireBaseOperator,
+    SignalWireCreateOperator,
+    SignalWireSearchOperator,
+    earliest_match_since,
+    filter_names,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+_CREATE_FIELDS = tuple(name for name in CREATE_CALL_PARAMS if name not in SECRET_PARAMS)
+DateFilter = date | datetime | str | None
+
+
+class SignalWireCreateCallOperator(SignalWireCreateOperator):
+    """
+    Place a call; returns the call (the API's dict) to XCom.
+
+    Every argument but ``sip_auth_password`` is templated. Arguments left ``None`` are not sent. Give
+    exactly one of ``url`` and ``application_sid``. Numbers and ranges are checked before anything is sent.
+
+    :param to: the number, SIP URI or client to call.
+    :param from_: the calling number; default: the connection's ``default_from``.
+    :param url: the URL of the cXML that runs the call.
+    :param application_sid: the cXML application that runs the call, instead of ``url``.
+    :param method: ``GET`` or ``POST`` for ``url``.
+    :param fallback_url: the cXML used when ``url`` fails; ``fallback_method``: ``GET`` or ``POST``.
+    :param status_callback: the URL told of status changes; ``status_callback_event``: which ones
+        (``initiated``, ``ringing``, ``answered``, ``completed``, ...); ``status_callback_method``.
+    :param caller_id: the caller ID to show.
+    :param send_digits: digits to press once answered: 1 to 32 of ``0-9 # * w W``.
+    :param timeout: seconds to let it ring, 1 to 600.
+    :param machine_detection: ``Enable``, ``DetectMessageEnd`` or ``none``; with
+        ``machine_detection_timeout`` (1-120 s), ``machine_detection_speech_threshold``,
+        ``machine_detection_speech_end_threshold``, ``machine_detection_silence_timeout``,
+        ``machine_words_threshold``, ``async_amd``, ``async_amd_status_callback``,
+        ``async_amd_status_callback_method`` and ``async_amd_partial_results``.
+    :param record: record the call; with ``recording_channels`` (``mono``/``dual``), ``recording_track``,
+        ``recording_status_callback``, ``recording_status_callback_event``, ``recording_status_callback_method``
+        and ``trim``.
+    :param sip_auth_username: the user name for a SIP destination.
+    :param sip_auth_password: its password: not templated, masked in logs, never in XCom or rendered fields.
+        Give it to a plain task, not to ``.partial()`` / ``.expand()``: Airflow stores mapped tasks' arguments
+        in the serialized DAG.
+    :param max_price_per_minute: the most to pay per minute, in USD.
+
+    The waiting and retry arguments are those of
+    :class:`~airflow_provider_signalwire.operators._base.SignalWireCreateOperator`.
+    """
+
+    resource_type = "call"
+    template_fields: Sequence[str] = (
+        *SignalWireBaseOperator.template_fields,
+        *_CREATE_FIELDS,
+        *SignalWireCreateOperator.wait_template_fields,
+    )
+
+    def __init__(
+        self,
+        *,
+        to: str | None = None,
+        from_: str | None = None,
+        url: str | None = None,
+        application_sid: str | None = None,
+        method: str | None = None,
+        fallback_url: str | None = None,
+        fallback_method: str | None = None,
+        status_callback: str | None = None,
+        status_callback_event: str | Sequence[str] | None = None,
+        status_callback_method: str | None = None,
+        caller_id: str | None = None,
+        send_digits: str | None = None,
+        timeout: int | str | None = None,
+        machine_detection: str | None = None,
+        machine_detection_timeout: int | str | None = None,
+        machine_detection_speech_threshold: int | str | None = None,
+        machine_detection_speech_end_threshold: int | str | None = None,
+        machine_detection_silence_timeout: int | str | None = None,
+        machine_words_threshold: int | str | None = None,
+        async_amd: bool | str | None = None,
+        async_amd_status_callback: str | None = None,
+        async_amd_status_callback_method: str | None = None,
+        async_amd_partial_results: bool | str | None = None,
+        record: bool | str | None = None,
+        recording_channels: str | None = None,
+        recording_track: str | None = None,
+        recording_status_callback: str | None = None,
+        recording_status_callback_event: str | Sequence[str] | None = None,
+        recording_status_callback_method: str | None = None,
+        trim: str | None = None,
+        sip_auth_username: str | None = None,
+        sip_auth_password: str | None = None,
+        max_price_per_minute: str | float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.to = to
+        self.from_ = from_
+        self.url = url
+        self.application_sid = application_sid
+        self.method = method
+        self.fallback_url = fallback_url
+        self.fallback_method = fallback_method
+        self.status_callback = status_callback
+        self.status_callback_event = status_callback_event
+        self.status_callback_method = status_callback_method
+        self.caller_id = caller_id
+        self.send_digits = send_digits
+        self.timeout = timeout
+        self.machine_detection = machine_detection
+        self.machine_detection_timeout = machine_detection_timeout
+        self.machine_detection_speech_threshold = machine_detection_speech_threshold
+        self.machine_detection_speech_end_threshold = machine_detection_speech_end_threshold
+        self.machine_detection_silence_timeout = machine_detection_silence_timeout
+        self.machine_words_threshold = machine_words_threshold
+        self.async_amd = async_amd
+        self.async_amd_status_callback = async_amd_status_callback
+        self.async_amd_status_callback_method = async_amd_status_callback_method
+        self.async_amd_partial_results = async_amd_partial_results
+        self.record = record
+        self.recording_channels = recording_channels
+        self.recording_track = recording_track
+        self.recording_status_callback = recording_status_callback
+        self.recording_status_callback_event = recording_status_callback_event
+        self.recording_status_callback_method = recording_status_callback_method
+        self.trim = trim
+        self.sip_auth_username = sip_auth_username
+        if sip_auth_password:
+            from airflow.sdk.log import mask_secret
+
+            mask_secret(sip_auth_password)
+        self.sip_auth_password = sip_auth_password
+        self.max_price_per_minute = max_price_per_minute
+
+    def api_arguments(self) -> dict[str, Any]:
+        return self.present_arguments(CREATE_CALL_PARAMS)
+
+    def check_arguments(self, arguments: Mapping[str, Any]) -> None:
+        create_call_form(arguments, self.hook.settings.default_from)
+
+    def create(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        return self.hook.create_call(**arguments)
+
+    def read(self, sid: str) -> dict[str, Any]:
+        return self.hook.get_call(sid)
+
+    def find_created_since(self, arguments: Mapping[str, Any], since: datetime) -> dict[str, Any] | None:
+        # A call resource does not show its Url or ApplicationSid: a call between the same numbers is the one.
+        from_ = arguments.get("from_") or self.hook.settings.default_from
+        calls = self.hook.list_calls(to=arguments["to"], from_=from_, limit=DEDUP_SCAN_LIMIT)
+        return earliest_match_since(calls, since, lambda call: True)
+
+
+class SignalWireGetCallOperator(SignalWireBaseOperator):
+    """
+    Look up a call by SID; returns the call (the API's dict) to XCom.
+
+    :param sid: the call's SID (templated).
+    """
+
+    template_fields: Sequence[str] = (*SignalWireBaseOperator.template_fields, "sid")
+
+    def __init__(self, *, sid: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sid = sid
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        return self.hook.get_call(self.sid)
+
+
+class SignalWireUpdateCallOperator(SignalWireBaseOperator):
+    """
+    Update a live call: redirect it, cancel or hang it up, or change its callbacks; returns the call.
+
+    Every argument is templated; arguments left ``None`` are not sent, and at least one must be given.
+
+    :param sid: the call's SID.
+    :param url: redirect the call to this cXML; ``method``: ``GET`` or ``POST`` for it.
+    :param status: ``canceled`` (a queued or ringing call) or ``completed`` (hang up).
+    :param fallback_url: the cXML used when ``url`` fails; ``fallback_method``: ``GET`` or ``POST``.
+    :param status_callback: the URL told of status changes; ``status_callback_method``: ``GET`` or ``POST``.
+    """
+
+    template_fields: Sequence[str] = (*SignalWireBaseOperator.template_fields, "sid", *UPDATE_CALL_PARAMS)
+
+    def __init__(
+        self,
+        *,
+        sid: str,
+        url: str | None = None,
+        method: str | None = None,
+        status: str | None = None,
+        fallback_url: str | None = None,
+        fallback_method: str | None = None,
+        status_callback: str | None = None,
+        status_callback_method: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.sid = sid
+        self.url = url
+        self.method = method
+        self.status = status
+        self.fallback_url = fallback_url
+        self.fallback_method = fallback_method
+        self.status_callback = status_callback
+        self.status_callback_method = status_callback_method
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        call = self.hook.update_call(self.sid, **self.present_arguments(UPDATE_CALL_PARAMS))
+        self.log.info("Updated SignalWire call %s; its status is %r", self.sid, call.get("status"))
+        return call
+
+
+class SignalWireDeleteCallOperator(SignalWireBaseOperator):
+    """
+    Delete a finished call's record; returns its SID to XCom.
+
+    :param sid: the call's SID (templated).
+    """
+
+    template_fields: Sequence[str] = (*SignalWireBaseOperator.template_fields, "sid")
+
+    def __init__(self, *, sid: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sid = sid
+
+    def execute(self, context: Context) -> str:
+        self.hook.delete_call(self.sid)
+        self.log.info("Deleted SignalWire call %s", self.sid)
+        return self.sid
+
+
+class SignalWireSearchCallsOperator(SignalWireSearchOperator):
+    """
+    Search the Project's calls, newest first; returns a list of calls (the API's dicts) to XCom.
+
+    Every argument is templated. Times are dates (SignalWire's whole UTC days), aware datetimes or ISO 8601
+    strings such as ``"{{ data_interval_start }}"``: a datetime bound is exact (``_after`` inclusive,
+    ``_before`` exclusive), so consecutive data intervals in any timezone see each call once.
+
+    :param to: calls to this number; ``from_``: from this number.
+    :param status: calls in this status (``queued``, ``ringing``, ``in-progress``, ``completed``, ...).
+    :param parent_call_sid: the legs of this call.
+    :param start_time: calls started on this day; ``start_time_before`` / ``start_time_after``: before /
+        at or after this date or moment.
+    :param end_time: the same three for the time the call ended (``end_time_before``, ``end_time_after``).
+    :param limit: at most this many calls (default 1000); ``None`` for all.
+    :param page_size: calls per page requested from SignalWire.
+    """
+
+    resource = CALLS
+    list_method = "list_calls"
+    template_fields: Sequence[str] = (
+        *SignalWireBaseOperator.template_fields,
+        *filter_names(CALLS),
+        "limit",
+        "page_size",
+    )
+
+    def __init__(
+        self,
+        *,
+        to: str | None = None,
+        from_: str | None = None,
+        status: str | None = None,
+        parent_call_sid: str | None = None,
+        start_time: DateFilter = None,
+        start_time_before: DateFilter = None,
+        start_time_after: DateFilter = None,
+        end_time: DateFilter = None,
+        end_time_before: DateFilter = None,
+        end_time_after: DateFilter = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.to = to
+        self.from_ = from_
+        self.status = status
+        self.parent_call_sid = parent_call_sid
+        self.start_time = start_time
+        self.start_time_before = start_time_before
+        self.start_time_after = start_time_after
+        self.end_time = end_time
+        self.end_time_before = end_time_before
+        self.end_time_after = end_time_after

@@ -1,0 +1,220 @@
+"""Operators for SignalWire messages: send an SMS or MMS, look up, redact, delete, search."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow_provider_signalwire.api import CREATE_MESSAGE_PARAMS, MESSAGES, create_message_form
+from airflow_provider_signalwire.operators._base import (
+    DEDUP_SCAN_LIMIT,
+    SignalWireBaseOperator,
+    SignalWireCreateOperator,
+    SignalWireSearchOperator,
+    earliest_match_since,
+    filter_names,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+DateFilter = date | datetime | str | None
+
+
+def _media_count(media_url: Any) -> int:
+    if not media_url:
+        return 0
+    return 1 if isinstance(media_url, str) else len(list(media_url))
+
+
+class SignalWireSendMessageOperator(SignalWireCreateOperator):
+    """
+    Send an SMS or MMS; returns the message (the API's dict) to XCom.
+
+    Every argument is templated. Arguments left ``None`` are not sent. Give ``body``, ``media_url`` or
+    both; the rules (1600 characters, 8 media, ranges) are checked before anything is sent.
+
+    :param to: the destination number.
+    :param from_: the sending number; default: ``messaging_service_sid``, else the connection's
+        ``default_from``.
+    :param body: the text, up to 1600 characters.
+    :param media_url: a media URL or a list of up to 8 (makes it an MMS).
+    :param application_sid: the cXML application whose status callback is used.
+    :param max_price: the most to pay, in USD.
+    :param status_callback: the URL told of status changes.
+    :param validity_period: seconds the message may wait in the queue, 1 to 172800.
+    :param messaging_service_sid: the number group to send from, instead of ``from_``.
+    :param send_as_mms: send as MMS even without media.
+
+    The waiting and retry arguments are those of
+    :class:`~airflow_provider_signalwire.operators._base.SignalWireCreateOperator`; an MMS is done when
+    ``sent``, as it gets no delivery report.
+    """
+
+    resource_type = "message"
+    template_fields: Sequence[str] = (
+        *SignalWireBaseOperator.template_fields,
+        *CREATE_MESSAGE_PARAMS,
+        *SignalWireCreateOperator.wait_template_fields,
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"body": "txt"}
+
+    def __init__(
+        self,
+        *,
+        to: str | None = None,
+        from_: str | None = None,
+        body: str | None = None,
+        media_url: str | Sequence[str] | None = None,
+        application_sid: str | None = None,
+        max_price: str | float | None = None,
+        status_callback: str | None = None,
+        validity_period: int | str | None = None,
+        messaging_service_sid: str | None = None,
+        send_as_mms: bool | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.to = to
+        self.from_ = from_
+        self.body = body
+        self.media_url = media_url
+        self.application_sid = application_sid
+        self.max_price = max_price
+        self.status_callback = status_callback
+        self.validity_period = validity_period
+        self.messaging_service_sid = messaging_service_sid
+        self.send_as_mms = send_as_mms
+
+    def api_arguments(self) -> dict[str, Any]:
+        return self.present_arguments(CREATE_MESSAGE_PARAMS)
+
+    def check_arguments(self, arguments: Mapping[str, Any]) -> None:
+        create_message_form(arguments, self.hook.settings.default_from)
+
+    def create(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        return self.hook.create_message(**arguments)
+
+    def read(self, sid: str) -> dict[str, Any]:
+        return self.hook.get_message(sid)
+
+    def is_mms(self, arguments: Mapping[str, Any]) -> bool:
+        return _media_count(arguments.get("media_url")) > 0 or str(arguments.get("send_as_mms")).lower() == "true"
+
+    def find_created_since(self, arguments: Mapping[str, Any], since: datetime) -> dict[str, Any] | None:
+        service = arguments.get("messaging_service_sid")
+        from_ = arguments.get("from_") or (None if service else self.hook.settings.default_from)
+        filters = {"to": arguments["to"], "from_": from_} if from_ else {"to": arguments["to"]}
+        body = arguments.get("body") or ""
+        media = _media_count(arguments.get("media_url"))
+
+        def same(message: Mapping[str, Any]) -> bool:
+            return (
+                (message.get("body") or "") == body
+                and int(message.get("num_media") or 0) == media
+                and (not service or message.get("messaging_service_sid") == service)
+            )
+
+        return earliest_match_since(self.hook.list_messages(limit=DEDUP_SCAN_LIMIT, **filters), since, same)
+
+
+class SignalWireGetMessageOperator(SignalWireBaseOperator):
+    """
+    Look up a message by SID; returns the message (the API's dict) to XCom.
+
+    :param sid: the message's SID (templated).
+    """
+
+    template_fields: Sequence[str] = (*SignalWireBaseOperator.template_fields, "sid")
+
+    def __init__(self, *, sid: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sid = sid
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        return self.hook.get_message(self.sid)
+
+
+class SignalWireRedactMessageOperator(SignalWireBaseOperator):
+    """
+    Clear a sent or received message's body; returns the message (the API's dict) to XCom.
+
+    :param sid: the message's SID (templated).
+    """
+
+    template_fields: Sequence[str] = (*SignalWireBaseOperator.template_fields, "sid")
+
+    def __init__(self, *, sid: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sid = sid
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        message = self.hook.redact_message(self.sid)
+        self.log.info("Redacted SignalWire message %s", self.sid)
+        return message
+
+
+class SignalWireDeleteMessageOperator(SignalWireBaseOperator):
+    """
+    Delete a message that is no longer queued; returns its SID to XCom.
+
+    :param sid: the message's SID (templated).
+    """
+
+    template_fields: Sequence[str] = (*SignalWireBaseOperator.template_fields, "sid")
+
+    def __init__(self, *, sid: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sid = sid
+
+    def execute(self, context: Context) -> str:
+        self.hook.delete_message(self.sid)
+        self.log.info("Deleted SignalWire message %s", self.sid)
+        return self.sid
+
+
+class SignalWireSearchMessagesOperator(SignalWireSearchOperator):
+    """
+    Search the Project's messages, newest first; returns a list of messages (the API's dicts) to XCom.
+
+    Every argument is templated. ``date_sent`` filters are dates (whole UTC days), aware datetimes or ISO
+    8601 strings such as ``"{{ data_interval_start }}"``. SignalWire filters whole UTC days, so a datetime
+    window asks for the days that cover it and keeps exactly the messages inside (``_after`` inclusive,
+    ``_before`` exclusive): a daily run over any timezone's data interval gets each message once.
+
+    :param to: messages to this number; ``from_``: from this number.
+    :param status: messages in this status (``queued``, ``sent``, ``delivered``, ``received``, ...).
+    :param date_sent: messages sent on this day; ``date_sent_before`` / ``date_sent_after``: before / at
+        or after this date or moment.
+    :param limit: at most this many messages (default 1000); ``None`` for all.
+    :param page_size: messages per page requested from SignalWire.
+    """
+
+    resource = MESSAGES
+    list_method = "list_messages"
+    template_fields: Sequence[str] = (
+        *SignalWireBaseOperator.template_fields,
+        *filter_names(MESSAGES),
+        "limit",
+        "page_size",
+    )
+
+    def __init__(
+        self,
+        *,
+        to: str | None = None,
+        from_: str | None = None,
+        status: str | None = None,
+        date_sent: DateFilter = None,
+        date_sent_before: DateFilter = None,
+        date_sent_after: DateFilter = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.to = to
+        self.from_ = from_
+        self.status = status
+        self.date_sent = date_sent
+        self.date_sent_before = date_sent_before
+        self.date_sent_after = date_sent_after

@@ -1,0 +1,129 @@
+"""Helpers for the operator tests: contexts, the emulator's request log, triggers, DAG runs and what they stored."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
+FROM_NUMBER = "+15550000001"
+TO_NUMBER = "+15550000002"
+
+
+class DictStateStore:
+    """Stands in for Airflow's task state store when an operator runs outside a DAG run."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        self.values[key] = value
+
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
+
+def make_context(try_number: int = 1, store: DictStateStore | None = None) -> dict[str, Any]:
+    """The parts of a task context the operators read, for a run outside a DAG."""
+    ti = SimpleNamespace(dag_id="dag", task_id="task", run_id="run", map_index=-1, try_number=try_number)
+    return {"ti": ti, "task_state_store": store if store is not None else DictStateStore()}
+
+
+def api_requests(emulator, method: str | None = None, path_regex: str | None = None) -> list[dict[str, Any]]:
+    """The API requests the emulator received (control routes are not logged)."""
+    wanted = method.upper() if method else None
+    return [
+        r
+        for r in emulator.requests
+        if (wanted is None or r["method"] == wanted) and (path_regex is None or re.search(path_regex, r["path"]))
+    ]
+
+
+def run_trigger(trigger, timeout: float = 30.0):
+    """Drive a trigger's run() to its first event, on a fresh event loop."""
+    from airflow_provider_signalwire.hooks.signalwire import close_shared_clients
+
+    async def first_event():
+        try:
+            async for event in trigger.run():
+                return event
+            return None
+        finally:
+            await close_shared_clients()
+
+    return asyncio.run(asyncio.wait_for(first_event(), timeout))
+
+
+def register_dag(dag) -> None:
+    """Write a DAG defined in a test into the metadata database, as the DAG processor would, for dag.test()."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import sync_bag_to_db
+
+    DagBundlesManager().sync_bundles_to_db()
+    bag = SimpleNamespace(
+        dags={dag.dag_id: dag}, import_errors={}, bundle_path=None, dag_warnings=set(), file_last_changed={}
+    )
+    sync_bag_to_db(bag, "dags-folder", None)
+
+
+def load_example_dag(name: str):
+    """Import an example DAG file by path and return its DAG."""
+    path = EXAMPLE_DAGS / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"signalwire_example_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.dag
+
+
+def task_states(dag_run) -> dict[tuple[str, int], str]:
+    return {(ti.task_id, ti.map_index): ti.state for ti in dag_run.get_task_instances()}
+
+
+def xcom_value(dag_run, task_id: str, map_index: int = -1, key: str = "return_value") -> Any:
+    """What a task of a finished DagRun pushed to XCom, as a downstream task would read it."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        query = XComModel.get_many(
+            run_id=dag_run.run_id, key=key, dag_ids=dag_run.dag_id, task_ids=task_id, map_indexes=map_index
+        )
+        row = session.scalars(query).first()
+        return None if row is None else XComModel.deserialize_value(row)
+
+
+def rendered_fields(dag_run, task_id: str, map_index: int = -1) -> dict[str, Any] | None:
+    """The rendered template fields Airflow stored for a task (what the UI's Rendered tab shows)."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        tis = dag_run.get_task_instances(session=session)
+        ti = next(t for t in tis if (t.task_id, t.map_index) == (task_id, map_index))
+        return RenderedTaskInstanceFields.get_templated_fields(ti, session=session)
+
+
+def task_state(dag_run, task_id: str, key: str, map_index: int = -1) -> Any:
+    """A value in Airflow's task state store for a task instance of a finished DagRun (``None`` when absent)."""
+    import json
+
+    from airflow._shared.state import TaskScope
+    from airflow.state import get_state_backend
+
+    scope = TaskScope(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id, map_index=map_index)
+    value = get_state_backend().get(scope, key)
+    return None if value is None else json.loads(value)
+
+
+def try_numbers(dag_run) -> dict[str, int]:
+    return {ti.task_id: ti.try_number for ti in dag_run.get_task_instances()}

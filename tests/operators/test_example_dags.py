@@ -1,0 +1,94 @@
+"""Every example DAG of the operators, run with dag.test() on real Airflow against the emulator."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from .helpers import FROM_NUMBER, TO_NUMBER, api_requests, load_example_dag, task_states, xcom_value
+
+FAST = {"poll_interval": 0.05}
+
+
+def test_calls_example_places_waits_redirects_hangs_up_and_looks_up(run_dag, signalwire_emulator):
+    dag = load_example_dag("example_signalwire_calls")
+
+    dag_run = run_dag(dag, run_conf=FAST)
+
+    assert dag_run.state == "success", task_states(dag_run)
+    creates = api_requests(signalwire_emulator, "POST", r"/Calls$")
+    forms = {c["form"]["To"][0]: c["form"] for c in creates}
+    assert len(creates) == 2 and set(forms) == {TO_NUMBER, "+15005550006"}, "two calls placed, once each"
+    assert forms[TO_NUMBER]["Timeout"] == ["30"] and forms[TO_NUMBER]["MachineDetection"] == ["Enable"]
+    assert forms["+15005550006"]["StatusCallbackEvent"] == ["initiated", "answered", "completed"]
+
+    live_sid = xcom_value(dag_run, "start_live_call")["sid"]
+    updates = [r["form"] for r in api_requests(signalwire_emulator, "POST", rf"/Calls/{live_sid}")]
+    assert updates == [
+        {"Url": ["https://example.com/cxml/goodbye.xml"], "Method": ["GET"]},
+        {"Status": ["completed"]},
+    ]
+    assert xcom_value(dag_run, "place_call_and_wait")["status"] == "completed"
+    assert xcom_value(dag_run, "look_up_call")["sid"] == xcom_value(dag_run, "place_call_and_wait")["sid"]
+    assert xcom_value(dag_run, "look_up_live_call")["status"] == "completed"
+
+
+def test_messages_example_sends_waits_and_searches_its_data_interval(run_dag, signalwire_emulator):
+    new_york = ZoneInfo("America/New_York")
+    # The manual run at 01:00 on 11 March covers 10 March, New York time (a 23-hour day: DST starts).
+    start, end = datetime(2024, 3, 10, tzinfo=new_york), datetime(2024, 3, 11, tzinfo=new_york)
+    inside = [
+        signalwire_emulator.inject_inbound_message(TO_NUMBER, FROM_NUMBER, f"in {i}", date_sent=moment)["sid"]
+        for i, moment in enumerate([start, start + timedelta(hours=12), end - timedelta(seconds=1)])
+    ]
+    for moment in (start - timedelta(seconds=1), end):
+        signalwire_emulator.inject_inbound_message(TO_NUMBER, FROM_NUMBER, "outside", date_sent=moment)
+    dag = load_example_dag("example_signalwire_messages")
+
+    dag_run = run_dag(dag, logical_date=datetime(2024, 3, 11, 1, tzinfo=new_york), run_conf=FAST)
+
+    assert dag_run.state == "success", task_states(dag_run)
+    sms, mms = xcom_value(dag_run, "send_sms"), xcom_value(dag_run, "send_mms")
+    assert sms["status"] == "delivered" and sms["body"] == "The report for 2024-03-11 is ready."
+    assert mms["status"] == "sent" and mms["num_media"] == 1
+    found = xcom_value(dag_run, "search_data_interval")
+    assert sorted(m["sid"] for m in found) == sorted(inside)
+    assert xcom_value(dag_run, "count_by_status") == {"received": 3}
+    search = api_requests(signalwire_emulator, "GET", r"/Messages$")[-1]
+    # The interval is 05:00 UTC on the 10th to 04:00 UTC on the 11th: the covering UTC days are asked for.
+    assert search["query"]["DateSent>"] == ["2024-03-10"] and search["query"]["DateSent<"] == ["2024-03-11"]
+
+
+def test_retention_example_redacts_then_deletes_only_old_messages(run_dag, signalwire_emulator):
+    now = datetime.now(UTC)
+    old = [
+        signalwire_emulator.inject_inbound_message(TO_NUMBER, FROM_NUMBER, "secret", date_sent=now - timedelta(days=d))
+        for d in (200, 120)
+    ]
+    recent = signalwire_emulator.inject_inbound_message(TO_NUMBER, FROM_NUMBER, "keep", date_sent=now)
+    dag = load_example_dag("example_signalwire_retention")
+
+    dag_run = run_dag(dag)
+
+    assert dag_run.state == "success", task_states(dag_run)
+    old_sids = {m["sid"] for m in old}
+    redacts = api_requests(signalwire_emulator, "POST", r"/Messages/")
+    assert {r["path"].rsplit("/", 1)[-1].removesuffix(".json") for r in redacts} == old_sids
+    assert all(r["form"] == {"Body": [""]} for r in redacts)
+    deletes = api_requests(signalwire_emulator, "DELETE", r"/Messages/")
+    assert {r["path"].rsplit("/", 1)[-1].removesuffix(".json") for r in deletes} == old_sids
+    assert max(r["time"] for r in redacts) <= min(r["time"] for r in deletes), "bodies are cleared first"
+    assert [m["sid"] for m in signalwire_emulator.messages] == [recent["sid"]]
+    assert signalwire_emulator.messages[0]["body"] == "keep"
+
+
+def test_api_call_example_lists_the_spaces_phone_numbers(run_dag, signalwire_emulator):
+    dag = load_example_dag("example_signalwire_api_call")
+
+    dag_run = run_dag(dag)
+
+    assert dag_run.state == "success", task_states(dag_run)
+    (request,) = api_requests(signalwire_emulator, "GET", r"/api/relay/rest/phone_numbers")
+    assert request["query"]["page_size"] == ["50"]
+    expected = sorted(n["number"] for n in signalwire_emulator.phone_numbers)
+    assert sorted(xcom_value(dag_run, "numbers_of")) == expected == ["+15550000001", "+15550000002"]
