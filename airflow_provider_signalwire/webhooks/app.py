@@ -1,0 +1,281 @@
+"""
+The webhook receiver: a FastAPI app that Airflow's API server mounts at ``/signalwire`` (see :mod:`.plugin`).
+
+``GET|POST /signalwire/webhooks/<conn_id>/<kind>`` (kinds in
+:data:`~airflow_provider_signalwire.webhooks.WEBHOOK_KINDS`) checks the request's signature with the Signing Key
+of connection ``conn_id`` (extra ``signing_secret``) and records the webhook as an event on the asset
+``signalwire://<conn_id>/<kind>``, its ``extra`` holding the webhook's fields.
+
+* The URL checked is ``<public base URL>/signalwire/webhooks/<conn_id>/<kind>`` plus the query string, where the
+  public base URL is the connection's ``webhook_base_url`` extra, else ``[api] base_url``, else the URL the
+  request arrived at. Set one of them when a proxy or a tunnel stands between SignalWire and Airflow.
+* A missing or wrong signature, an unknown connection or one without a Signing Key: 403, always the same body.
+  A body that cannot be read as a form or as a JSON object: 400 (415 for another content type, 413 over 1 MiB).
+* A webhook already recorded (same kind, SID and status, within :data:`DEDUP_WINDOW`) is answered as usual and
+  recorded no second time: SignalWire re-sends a webhook whose answer it did not get.
+* ``messages`` and ``calls`` form webhooks are answered with an empty cXML document, so the message or call is
+  handled cleanly; status callbacks and JSON webhooks with 204.
+
+Module-level imports stay light: every process that loads plugins imports this module. The database work
+runs in a worker thread with its own session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from airflow_provider_signalwire.webhooks import webhook_asset_uri, webhook_path
+from airflow_provider_signalwire.webhooks.signature import get_signature, is_json_content_type, validate_request
+
+log = logging.getLogger(__name__)
+
+EMPTY_CXML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+MAX_BODY_BYTES = 1024 * 1024
+MAX_FORM_FIELDS = 1000
+DEDUP_KEY_FIELD = "signalwire_webhook_key"
+DEDUP_WINDOW = timedelta(days=7)
+
+_SID_FIELDS = ("MessageSid", "SmsSid", "SmsMessageSid", "CallSid")
+_STATUS_FIELDS = ("MessageStatus", "SmsStatus", "CallStatus")
+_FORM_TYPES = ("application/x-www-form-urlencoded", "")
+
+app = FastAPI(
+    title="SignalWire webhooks",
+    description="Signature-checked SignalWire webhooks, recorded as Airflow asset events.",
+    docs_url=None,
+    redoc_url=None,
+    openapi_url=None,
+)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _plain(status: int, text: str) -> Response:
+    return Response(content=text, status_code=status, media_type="text/plain")
+
+
+def _forbidden() -> Response:
+    # Whatever the reason (no such connection, no Signing Key, no or a wrong signature): the same answer.
+    return _plain(403, "Forbidden")
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _load_signing_settings(conn_id: str) -> tuple[str | None, str | None]:
+    """The connection's Signing Key and public base URL; ``(None, None)`` when it cannot be used."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.log import mask_secret
+
+    from airflow_provider_signalwire.api import ConnectionSettings
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+        extra = conn.extra_dejson
+        settings = ConnectionSettings.from_connection(
+            conn_id, host=conn.host, login=conn.login, password=conn.password, extra=extra
+        )
+    except Exception as error:
+        log.warning("SignalWire webhook for connection %r refused: %s", conn_id, type(error).__name__)
+        return None, None
+    if not settings.signing_secret:
+        log.warning(
+            "SignalWire webhook for connection %r refused: the connection has no Signing Key (extra 'signing_secret').",
+            conn_id,
+        )
+        return None, None
+    mask_secret(settings.signing_secret)
+    base_url = extra.get("webhook_base_url") or None
+    return settings.signing_secret, str(base_url) if base_url else None
+
+
+def public_url(request: Request, conn_id: str, kind: str, base_url: str | None) -> str:
+    """The URL SignalWire requested, as it signed it: the public base URL, the receiver's path and the query."""
+    if not base_url:
+        from airflow.sdk import conf
+
+        base_url = conf.get("api", "base_url", fallback="") or None
+    if not base_url:
+        return str(request.url)
+    query = request.url.query
+    return base_url.rstrip("/") + webhook_path(conn_id, kind) + (f"?{query}" if query else "")
+
+
+def _form_fields(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in fields:
+            previous = fields[name]
+            fields[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            fields[name] = value
+    return fields
+
+
+def _first_text(fields: dict[str, Any], names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = fields.get(name)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if isinstance(value, (str, int)) and str(value):
+            return str(value)
+    return None
+
+
+def delivery_key(kind: str, fields: dict[str, Any]) -> str:
+    """
+    What recognises a repeated delivery of one webhook: its kind, SID and status.
+
+    Recording callbacks add the recording's SID and status; a JSON (SWML/RELAY) call webhook uses
+    ``call.call_id`` and ``call.call_state``. A webhook with no SID is known by a digest of its fields.
+    """
+    sid = _first_text(fields, _SID_FIELDS)
+    status = _first_text(fields, _STATUS_FIELDS)
+    call = fields.get("call")
+    if sid is None and isinstance(call, dict):
+        sid = _first_text(call, ("call_id",))
+        status = _first_text(call, ("call_state",))
+    if sid is None:
+        digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+        return f"{kind}:sha256:{digest}"
+    key = f"{kind}:{sid}:{status or ''}"
+    recording = _first_text(fields, ("RecordingSid",))
+    if recording:
+        key += f":{recording}:{_first_text(fields, ('RecordingStatus',)) or ''}"
+    return key
+
+
+def record_webhook_event(uri: str, extra: dict[str, Any]) -> bool:
+    """
+    Record one asset event for ``uri`` unless one with the same delivery key exists; True when recorded.
+
+    The asset is created when no DAG declared it yet. Concurrent deliveries of one webhook are serialised
+    by locking the asset's row before the check: ``SELECT ... FOR UPDATE`` where the database has row locks
+    (read before any plain read, so that MySQL's snapshot comes after the lock), and a no-op update, which on
+    SQLite takes the writer lock.
+    """
+    from airflow.assets.manager import asset_manager
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.serialization.definitions.assets import SerializedAsset
+    from airflow.utils.session import create_session
+    from airflow.utils.sqlalchemy import with_row_locks
+    from sqlalchemy import select, update
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    key = extra[DEDUP_KEY_FIELD]
+    for attempt in range(3):
+        try:
+            with create_session() as session:
+                lookup = select(AssetModel).where(AssetModel.uri == uri).order_by(AssetModel.id)
+                assets = list(session.scalars(with_row_locks(lookup, session=session, key_share=False)))
+                if not assets:
+                    new = SerializedAsset(name=uri, uri=uri, group="asset", extra={}, watchers=[])
+                    assets = asset_manager.create_assets([new], session=session)
+                    session.flush()
+                ids = [asset.id for asset in assets]
+                session.execute(
+                    update(AssetModel)
+                    .where(AssetModel.id.in_(ids))
+                    .values(id=AssetModel.id)
+                    .execution_options(synchronize_session=False)
+                )
+                seen = session.scalar(
+                    select(AssetEvent.id)
+                    .where(
+                        AssetEvent.asset_id.in_(ids),
+                        AssetEvent.timestamp >= datetime.now(UTC) - DEDUP_WINDOW,
+                        AssetEvent.extra[DEDUP_KEY_FIELD].as_string() == key,
+                    )
+                    .limit(1)
+                )
+                if seen is not None:
+                    return False
+                for asset in assets:
+                    asset_manager.register_asset_change(asset=asset, extra=extra, session=session, source_is_api=True)
+            return True
+        except (IntegrityError, OperationalError):
+            # Another request created the same asset at the same moment, or held the lock too long: start over.
+            if attempt == 2:
+                raise
+    return False
+
+
+@app.api_route("/webhooks/{conn_id}/{kind:path}", methods=["GET", "POST"], include_in_schema=False)
+async def receive_webhook(conn_id: str, kind: str, request: Request) -> Response:
+    """Check one webhook, record it as an asset event, and answer SignalWire."""
+    kind = kind.strip("/")
+    try:
+        uri = webhook_asset_uri(conn_id, kind)
+    except ValueError:
+        return _plain(404, "Not Found")
+    try:
+        body = await _read_body(request)
+    except _TooLarge:
+        return _plain(413, "Payload Too Large")
+
+    signing_key, base_url = await run_in_threadpool(_load_signing_settings, conn_id)
+    if not signing_key or not get_signature(request.headers):
+        return _forbidden()
+
+    content_type = request.headers.get("content-type", "")
+    is_json = is_json_content_type(content_type)
+    form: list[tuple[str, str]] | None = None
+    payload: Any
+    try:
+        if is_json:
+            payload = json.loads(body)
+        elif content_type.split(";", 1)[0].strip().lower() not in _FORM_TYPES:
+            return _plain(415, "Unsupported Media Type")
+        elif request.method == "GET":
+            payload = _form_fields(parse_qsl(request.url.query, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
+        else:
+            form = parse_qsl(
+                body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body), max_num_fields=MAX_FORM_FIELDS
+            )
+            payload = _form_fields(form)
+    except ValueError:  # also UnicodeDecodeError and json.JSONDecodeError
+        return _plain(400, "Bad Request")
+
+    url = public_url(request, conn_id, kind, base_url)
+    if not validate_request(signing_key, url, request.headers, body, form=form):
+        log.warning("SignalWire webhook for %s refused: the signature does not match %s", uri, url)
+        return _forbidden()
+    if not isinstance(payload, dict):
+        return _plain(400, "Bad Request")
+
+    payload.pop("bodySHA256", None)
+    key = delivery_key(kind, payload)
+    extra = {**payload, DEDUP_KEY_FIELD: key}
+    try:
+        recorded = await run_in_threadpool(record_webhook_event, uri, extra)
+    except Exception:
+        # A 5xx makes SignalWire deliver the webhook again later.
+        log.exception("SignalWire webhook for %s could not be recorded", uri)
+        return _plain(500, "Internal Server Error")
+    log.info("SignalWire webhook %s %s (%s)", key, "recorded" if recorded else "already recorded", uri)
+
+    if is_json or kind.endswith("/status"):
+        return Response(status_code=204)
+    return Response(content=EMPTY_CXML, media_type="application/xml")

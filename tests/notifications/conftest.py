@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+FROM_NUMBER = "+15550000001"
+ONCALL = "+15550000002"
+BACKUP = "+15550000003"
+
+
+def register_dag(dag) -> None:
+    """Write a DAG defined in a test into the metadata database, as the DAG processor would, for dag.test()."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import sync_bag_to_db
+
+    DagBundlesManager().sync_bundles_to_db()
+    bag = SimpleNamespace(
+        dags={dag.dag_id: dag}, import_errors={}, bundle_path=None, dag_warnings=set(), file_last_changed={}
+    )
+    sync_bag_to_db(bag, "dags-folder", None)
+
+
+def task_context(
+    task_id: str = "load", try_number: int = 1, run_id: str = "scheduled__2026-01-01", dag_id: str = "nightly"
+) -> dict[str, Any]:
+    """What a task's on_failure_callback receives, with the parts the notifier reads."""
+    from airflow.sdk import DAG
+
+    dag = DAG(dag_id, schedule=None, start_date=datetime(2026, 1, 1))
+    ti = SimpleNamespace(
+        dag_id=dag_id,
+        task_id=task_id,
+        run_id=run_id,
+        map_index=-1,
+        try_number=try_number,
+        state="failed",
+        log_url=f"https://airflow.example.com/dags/{dag_id}/runs/{run_id}/tasks/{task_id}?try_number={try_number}",
+    )
+    return {"dag": dag, "ti": ti, "task_instance": ti, "run_id": run_id}
+
+
+@pytest.fixture
+def markers(tmp_path):
+    """A marker directory of the test's own."""
+    return str(tmp_path / "markers")
+
+
+@pytest.fixture
+def run_dag(airflow_db, signalwire_conn):
+    """Run a DAG with dag.test() on real Airflow (SQLite) against the emulator; returns the DagRun."""
+
+    def run(dag):
+        register_dag(dag)
+        return dag.test()
+
+    return run
