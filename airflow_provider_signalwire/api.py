@@ -13,9 +13,8 @@ import email.utils
 import random
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
 from airflow_provider_signalwire.exceptions import (
@@ -108,8 +107,7 @@ def _read_timeout(value: Any) -> float:
     return timeout
 
 
-@dataclass(frozen=True)
-class ConnectionSettings:
+class ConnectionSettings(NamedTuple):
     """
     What a SignalWire connection says, checked.
 
@@ -125,10 +123,17 @@ class ConnectionSettings:
     conn_id: str
     base_url: str
     project_id: str
-    api_token: str = field(repr=False)
+    api_token: str
     timeout: float = DEFAULT_TIMEOUT
     default_from: str | None = None
-    signing_secret: str | None = field(default=None, repr=False)
+    signing_secret: str | None = None
+
+    def __repr__(self) -> str:
+        # The token and the Signing Key stay out of reprs, logs and tracebacks.
+        return (
+            f"ConnectionSettings(conn_id={self.conn_id!r}, base_url={self.base_url!r}, "
+            f"project_id={self.project_id!r}, timeout={self.timeout!r}, default_from={self.default_from!r})"
+        )
 
     @classmethod
     def from_connection(
@@ -168,8 +173,7 @@ class ConnectionSettings:
 _HTTP_METHODS = ("GET", "POST")
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     """One API parameter: its PascalCase name and what values it allows."""
 
     api_name: str
@@ -494,8 +498,7 @@ def to_date_or_datetime(name: str, value: Any) -> date | datetime:
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ApiRequest:
+class ApiRequest(NamedTuple):
     """
     One request to the Space, independent of the HTTP library that sends it.
 
@@ -517,8 +520,7 @@ class ApiRequest:
         return f"{self.method} {self.path.split('?', 1)[0]}"
 
 
-@dataclass(frozen=True)
-class Resource:
+class Resource(NamedTuple):
     """A list-able Compatibility API resource."""
 
     collection: str  # path segment, e.g. "Calls"
@@ -566,7 +568,6 @@ def media_content_url(base_url: str, media: Mapping[str, Any]) -> str | None:
     return base_url + (path[: -len(".json")] if path.endswith(".json") else path)
 
 
-@dataclass
 class ListPlan:
     """
     How to list a resource: the first request, the exact time window, and the limit.
@@ -576,10 +577,17 @@ class ListPlan:
     DAG run, in any timezone) see each item once.
     """
 
-    resource: Resource
-    first_request: ApiRequest
-    limit: int | None = None
-    window: list[tuple[str, str, datetime]] = field(default_factory=list)  # (field, "after"|"before", bound)
+    def __init__(
+        self,
+        resource: Resource,
+        first_request: ApiRequest,
+        limit: int | None = None,
+        window: list[tuple[str, str, datetime]] | None = None,
+    ) -> None:
+        self.resource = resource
+        self.first_request = first_request
+        self.limit = limit
+        self.window = window or []  # (resource field, "after" | "before", bound)
 
     def accept(self, item: Mapping[str, Any]) -> bool:
         for item_field, side, bound in self.window:
@@ -884,7 +892,6 @@ def connection_error(request: ApiRequest, detail: str, *, request_sent: bool) ->
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-@dataclass(frozen=True)
 class RetryPolicy:
     """
     When and how long to retry a failed request.
@@ -900,16 +907,38 @@ class RetryPolicy:
     :param total_timeout: seconds from the first attempt after which no retry is started.
     """
 
-    max_attempts: int = 5
-    initial_backoff: float = 0.5
-    max_backoff: float = 30.0
-    total_timeout: float = 120.0
+    __slots__ = ("initial_backoff", "max_attempts", "max_backoff", "total_timeout")
 
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.initial_backoff < 0 or self.max_backoff < 0 or self.total_timeout < 0:
+    def __init__(
+        self,
+        max_attempts: int = 5,
+        initial_backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        total_timeout: float = 120.0,
+    ) -> None:
+        if max_attempts < 1 or initial_backoff < 0 or max_backoff < 0 or total_timeout < 0:
             raise SignalWireInputError(
                 "RetryPolicy: 'max_attempts' must be 1 or more and the times must not be negative."
             )
+        self.max_attempts = max_attempts
+        self.initial_backoff = initial_backoff
+        self.max_backoff = max_backoff
+        self.total_timeout = total_timeout
+
+    def to_dict(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this policy (for a trigger's ``serialize``)."""
+        return {
+            name: getattr(self, name) for name in ("max_attempts", "initial_backoff", "max_backoff", "total_timeout")
+        }
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RetryPolicy) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.to_dict().values()))
+
+    def __repr__(self) -> str:
+        return "RetryPolicy(" + ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items()) + ")"
 
     def should_retry(self, request: ApiRequest, error: BaseException) -> bool:
         if isinstance(error, SignalWireApiError):

@@ -18,10 +18,9 @@ import hashlib
 import math
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from airflow.sdk import BaseOperator, conf
 from airflow.sdk.exceptions import AirflowException
@@ -185,8 +184,7 @@ class CreateMarker:
             Variable.delete(self.variable_key)
 
 
-@dataclass(frozen=True)
-class _Wait:
+class _Wait(NamedTuple):
     enabled: bool
     poll_interval: float
     timeout: float | None

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Collection, Mapping
-from dataclasses import asdict
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -160,7 +159,7 @@ class SignalWireStatusTrigger(BaseTrigger):
     @staticmethod
     def retry_policy_fields(policy: RetryPolicy | None) -> dict[str, Any] | None:
         """The serialisable form of a :class:`RetryPolicy` for the ``retry_policy`` argument."""
-        return asdict(policy) if policy is not None else None
+        return policy.to_dict() if policy is not None else None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
