@@ -1,0 +1,218 @@
+"""Sensors that wait for new SignalWire messages or calls."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+
+from airflow_provider_signalwire.exceptions import SignalWireInputError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_signalwire.hooks.signalwire import SignalWireHook
+    from airflow_provider_signalwire.triggers.new_items import NewItemsQuery
+
+_DEFAULT_LIMIT = 100
+_DEFAULT_MAX_CONSECUTIVE_FAILURES = 5
+
+
+def default_since(context: Context) -> Any:
+    """
+    Where a run's wait starts when ``since`` is not given: the run's ``data_interval_start``.
+
+    Scheduled runs have one, and consecutive runs' intervals then see each item once. Manual and
+    asset-triggered runs may have none: then the logical date, else when the run was due
+    (``run_after``), else when it started: an item counts when it comes after the run was triggered.
+    """
+    for key in ("data_interval_start", "logical_date"):
+        value = context.get(key)
+        if value is not None:
+            return value
+    dag_run = context.get("dag_run")
+    for attribute in ("run_after", "start_date"):
+        value = getattr(dag_run, attribute, None)
+        if value is not None:
+            return value
+    raise SignalWireInputError(
+        "SignalWire sensor: 'since' is not given and the run has no data interval, logical date or start "
+        "date to start from; give 'since'."
+    )
+
+
+class _SignalWireNewItemsSensor(BaseSensorOperator):
+    resource: ClassVar[str]
+
+    template_fields: Sequence[str] = ("since", "to", "from_", "status", "direction", "signalwire_conn_id")
+    ui_color = "#f72a72"
+
+    def __init__(
+        self,
+        *,
+        signalwire_conn_id: str = "signalwire_default",
+        since: str | datetime | None = None,
+        to: str | None = None,
+        from_: str | None = None,
+        status: str | None = None,
+        direction: str | None = "inbound",
+        limit: int = _DEFAULT_LIMIT,
+        max_consecutive_failures: int = _DEFAULT_MAX_CONSECUTIVE_FAILURES,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.signalwire_conn_id = signalwire_conn_id
+        self.since = since
+        self.to = to
+        self.from_ = from_
+        self.status = status
+        self.direction = direction
+        for name, value in (("limit", limit), ("max_consecutive_failures", max_consecutive_failures)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise SignalWireInputError(
+                    f"{type(self).__name__}: {name!r} must be a whole number of 1 or more; got {value!r}."
+                )
+        self.limit = limit
+        self.max_consecutive_failures = max_consecutive_failures
+        self.deferrable = deferrable
+        self._consecutive_failures = 0
+
+    @cached_property
+    def hook(self) -> SignalWireHook:
+        from airflow_provider_signalwire.hooks.signalwire import SignalWireHook
+        from airflow_provider_signalwire.triggers.new_items import POLL_RETRY_POLICY
+
+        return SignalWireHook(self.signalwire_conn_id, retry_policy=POLL_RETRY_POLICY)
+
+    def _body_contains(self) -> str | None:
+        return None
+
+    def _query(self) -> NewItemsQuery:
+        from airflow_provider_signalwire.triggers.new_items import NewItemsQuery
+
+        return NewItemsQuery(self.resource, self.to, self.from_, self.status, self.direction, self._body_contains())
+
+    def _since(self, context: Context) -> datetime:
+        from airflow_provider_signalwire.triggers.new_items import to_utc_datetime
+
+        value = self.since if self.since not in (None, "") else default_since(context)
+        return to_utc_datetime("since", value)
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireConnectionError
+        from airflow_provider_signalwire.triggers.new_items import (
+            Cursor,
+            FailureCounter,
+            find_new_items,
+            matching_items,
+        )
+
+        query, since = self._query(), self._since(context)
+        failures = FailureCounter(self.max_consecutive_failures, self.log, f"poll of new {self.resource}")
+        failures.count = self._consecutive_failures
+        try:
+            seen = find_new_items(self.hook, query, Cursor(since))
+        except (SignalWireApiError, SignalWireConnectionError) as error:
+            failures.failed(error)  # raises when it should end the wait
+            self._consecutive_failures = failures.count
+            return PokeReturnValue(is_done=False)
+        self._consecutive_failures = 0
+        items = matching_items(seen, self.limit)
+        if items:
+            self.log.info("Found %d new SignalWire %s since %s", len(items), self.resource, since.isoformat())
+            return PokeReturnValue(is_done=True, xcom_value=items)
+        self.log.info("No new SignalWire %s since %s yet", self.resource, since.isoformat())
+        return PokeReturnValue(is_done=False)
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        from airflow_provider_signalwire.triggers.new_items import SignalWireNewItemsTrigger
+
+        query, since = self._query(), self._since(context)
+        self.defer(
+            trigger=SignalWireNewItemsTrigger(
+                resource=self.resource,
+                since=since.isoformat(),
+                signalwire_conn_id=self.signalwire_conn_id,
+                **query.to_kwargs(),
+                limit=self.limit,
+                poll_interval=self.poke_interval,
+                max_consecutive_failures=self.max_consecutive_failures,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout) if self.timeout else None,
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Resume on the worker with the trigger's event: its items go to XCom, or its error is raised."""
+        from airflow_provider_signalwire.triggers.new_items import error_from_payload
+
+        if event.get("status") == "success":
+            items = event.get("items") or []
+            self.log.info("Found %d new SignalWire %s", len(items), self.resource)
+            return items
+        raise error_from_payload(event.get("error") or {"message": f"Unexpected trigger event: {event!r}"})
+
+
+class SignalWireNewMessageSensor(_SignalWireNewItemsSensor):
+    """
+    Wait until at least one SignalWire message matching the filters was sent or received since ``since``.
+
+    It pushes the matching messages (API dicts, oldest first, at most ``limit``) to XCom. Poke mode and
+    ``deferrable=True`` (the wait happens in the triggerer) run the same query and give the same result.
+
+    :param signalwire_conn_id: the SignalWire connection.
+    :param since: messages dated at or after this moment count (templated; an aware datetime, a date or
+        an ISO 8601 string). Default: the run's ``data_interval_start``; for a run without one (manual,
+        asset-triggered), its logical date, else when it was due (``run_after``), else its start.
+    :param to: only messages to this number (templated).
+    :param from_: only messages from this number (templated).
+    :param status: only messages with this status (templated), e.g. ``"received"``.
+    :param direction: ``"inbound"`` (default), ``"outbound"`` (any outbound kind), an exact direction, or
+        ``None`` for all (templated).
+    :param body_contains: only messages whose body contains this text, case-insensitive (templated).
+    :param limit: push at most this many messages.
+    :param max_consecutive_failures: failed polls in a row (no answer, 429, 5xx) after which the sensor
+        fails with SignalWire's error; other errors fail it at once.
+    :param deferrable: wait in the triggerer instead of a worker slot.
+    """
+
+    resource = "messages"
+    template_fields: Sequence[str] = (*_SignalWireNewItemsSensor.template_fields, "body_contains")
+
+    def __init__(self, *, body_contains: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.body_contains = body_contains
+
+    def _body_contains(self) -> str | None:
+        return self.body_contains or None
+
+
+class SignalWireNewCallSensor(_SignalWireNewItemsSensor):
+    """
+    Wait until at least one SignalWire call matching the filters started since ``since``.
+
+    It pushes the matching calls (API dicts, oldest first, at most ``limit``) to XCom. A call counts
+    from its ``start_time``. Poke mode and ``deferrable=True`` give the same result.
+
+    :param signalwire_conn_id: the SignalWire connection.
+    :param since: calls started at or after this moment count (templated; an aware datetime, a date or
+        an ISO 8601 string). Default: the run's ``data_interval_start``; for a run without one (manual,
+        asset-triggered), its logical date, else when it was due (``run_after``), else its start.
+    :param to: only calls to this number or address (templated).
+    :param from_: only calls from this number or address (templated).
+    :param status: only calls with this status (templated), e.g. ``"completed"``.
+    :param direction: ``"inbound"`` (default), ``"outbound"`` (any outbound kind), an exact direction, or
+        ``None`` for all (templated).
+    :param limit: push at most this many calls.
+    :param max_consecutive_failures: failed polls in a row (no answer, 429, 5xx) after which the sensor
+        fails with SignalWire's error; other errors fail it at once.
+    :param deferrable: wait in the triggerer instead of a worker slot.
+    """
+
+    resource = "calls"

@@ -1,0 +1,327 @@
+"""
+Event triggers for ``AssetWatcher``: one asset event per new SignalWire message or call.
+
+::
+
+    from airflow.sdk import DAG, Asset, AssetWatcher
+    from airflow_provider_signalwire.triggers.events import SignalWireNewMessageEventTrigger
+
+    inbound_sms = Asset(
+        "signalwire_inbound_sms",
+        watchers=[AssetWatcher(name="inbound_sms", trigger=SignalWireNewMessageEventTrigger(to="+15550000001"))],
+    )
+
+Each event's payload (``triggering_asset_events[asset][i].extra["payload"]`` in the DAG) holds the item's
+``sid``, ``from``, ``to``, ``status``, ``direction`` and ``date`` (ISO 8601), and for messages ``body``,
+``num_media`` and ``media_urls``.
+
+Nothing missed, nothing twice: the trigger keeps a cursor (the date of the last item seen and the SIDs
+at that date) in the asset state store of Airflow 3.3+, saved after each event has been handed to the
+triggerer. After a restart it resumes from there. Without a store it starts from the present and says
+so in the log: items that arrive while it is not running are then not seen.
+
+Each poll is one list request (the filters ``to``, ``from_`` and ``status`` go to SignalWire) through the
+connection's shared pool. A triggerer starts all its watchers at once, so each trigger's first poll
+comes at a random moment within its first interval: hundreds of watchers do not poll in one burst.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+
+from airflow_provider_signalwire.api import media_content_url
+from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireConnectionError
+from airflow_provider_signalwire.triggers.new_items import (
+    DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    POLL_RETRY_POLICY,
+    Cursor,
+    FailureCounter,
+    NewItemsQuery,
+    SeenItem,
+    afind_new_items,
+    check_poll_interval,
+    check_positive_int,
+    wait_after_failure,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_signalwire.hooks.signalwire import SignalWireAsyncHook
+
+DEFAULT_EVENT_POLL_INTERVAL = 30.0
+
+
+def message_event(seen: SeenItem, media_urls: list[str]) -> dict[str, Any]:
+    """The payload of a new-message event."""
+    item = seen.item
+    return {
+        "resource": "message",
+        "sid": seen.sid,
+        "from": item.get("from"),
+        "to": item.get("to"),
+        "status": item.get("status"),
+        "direction": item.get("direction"),
+        "date": seen.date.isoformat(),
+        "body": item.get("body"),
+        "num_media": _int(item.get("num_media")),
+        "media_urls": media_urls,
+    }
+
+
+def call_event(seen: SeenItem) -> dict[str, Any]:
+    """The payload of a new-call event."""
+    item = seen.item
+    return {
+        "resource": "call",
+        "sid": seen.sid,
+        "from": item.get("from"),
+        "to": item.get("to"),
+        "status": item.get("status"),
+        "direction": item.get("direction"),
+        "date": seen.date.isoformat(),
+        "duration": _int(item.get("duration")),
+        "parent_call_sid": item.get("parent_call_sid"),
+    }
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+class CursorStore:
+    """
+    The cursor in the asset state store of the watched asset(s), or nowhere when there is no store.
+
+    A trigger shared by several assets (same class and arguments) gets one accessor per asset: the
+    cursor is written to each, and the newest one is read back.
+
+    :param store: the trigger's ``asset_state_store`` (``None`` when Airflow gave it none).
+    :param key: the key of this trigger's cursor.
+    """
+
+    def __init__(self, store: Any, key: str) -> None:
+        self.key = key
+        self.accessors = _accessors(store)
+
+    @property
+    def available(self) -> bool:
+        return bool(self.accessors)
+
+    async def load(self) -> Cursor | None:
+        found = [Cursor.from_json(await accessor.aget(self.key)) for accessor in self.accessors]
+        cursors = [c for c in found if c is not None]
+        if not cursors:
+            return None
+        newest = max(c.date for c in cursors)
+        return Cursor(newest, frozenset().union(*(c.sids for c in cursors if c.date == newest)))
+
+    async def save(self, cursor: Cursor) -> None:
+        if not self.accessors:
+            return
+        value = cursor.to_json()
+        # Shielded: a trigger cancelled mid-write (a triggerer shutting down) still records what it handed over.
+        await asyncio.shield(asyncio.gather(*(accessor.aset(self.key, value) for accessor in self.accessors)))
+
+
+def _accessors(store: Any) -> list[Any]:
+    if store is None:
+        return []
+    # Airflow's AssetStateStoreAccessors answers aget/aset itself only when it holds exactly one asset.
+    by_name, by_uri = getattr(store, "_by_name", None), getattr(store, "_by_uri", None)
+    if isinstance(by_name, dict) and isinstance(by_uri, dict):
+        return [*by_name.values(), *by_uri.values()]
+    return [store] if hasattr(store, "aget") and hasattr(store, "aset") else []
+
+
+class _SignalWireNewItemsEventTrigger(BaseEventTrigger):
+    resource: str
+
+    def __init__(
+        self,
+        *,
+        signalwire_conn_id: str = "signalwire_default",
+        to: str | None = None,
+        from_: str | None = None,
+        status: str | None = None,
+        direction: str | None = "inbound",
+        body_contains: str | None = None,
+        poll_interval: float = DEFAULT_EVENT_POLL_INTERVAL,
+        max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    ) -> None:
+        super().__init__()
+        self.signalwire_conn_id = signalwire_conn_id
+        self.query = NewItemsQuery(self.resource, to, from_, status, direction, body_contains)
+        self.poll_interval = check_poll_interval(poll_interval)
+        self.max_consecutive_failures = check_positive_int("max_consecutive_failures", max_consecutive_failures)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "signalwire_conn_id": self.signalwire_conn_id,
+                **self.query.to_kwargs(),
+                "poll_interval": self.poll_interval,
+                "max_consecutive_failures": self.max_consecutive_failures,
+            },
+        )
+
+    @property
+    def cursor_key(self) -> str:
+        """
+        The store key of this trigger's cursor: it depends on what is watched (connection and filters),
+        not on how often, so that several watchers of one asset keep separate cursors.
+        """
+        watched = json.dumps([self.signalwire_conn_id, self.query.to_kwargs()], sort_keys=True)
+        return f"signalwire.{self.resource}.cursor.{hashlib.sha256(watched.encode()).hexdigest()[:16]}"
+
+    def _hook(self) -> SignalWireAsyncHook:
+        from airflow_provider_signalwire.hooks.signalwire import SignalWireAsyncHook
+
+        return SignalWireAsyncHook(self.signalwire_conn_id, retry_policy=POLL_RETRY_POLICY)
+
+    async def _start(self, store: CursorStore) -> Cursor:
+        if store.available:
+            cursor = await store.load()
+            if cursor is not None:
+                self.log.info(
+                    "Watching new SignalWire %s after %s (from the asset state store)", self.resource, cursor.date
+                )
+                return cursor
+            why = "no cursor in the asset state store yet"
+        else:
+            why = "this Airflow gives the trigger no asset state store (Airflow 3.3+ does)"
+        # SignalWire dates have whole seconds: start at the current second so that nothing in it is lost.
+        cursor = Cursor(datetime.now(UTC).replace(microsecond=0))
+        self.log.warning(
+            "Watching new SignalWire %s from the present (%s): %s.%s",
+            self.resource,
+            cursor.date.isoformat(),
+            why,
+            "" if store.available else " Items that arrive while the trigger is not running will not be seen.",
+        )
+        await store.save(cursor)
+        return cursor
+
+    async def _payload(self, hook: SignalWireAsyncHook, seen: SeenItem) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = self._hook()
+        store = CursorStore(getattr(self, "asset_state_store", None), self.cursor_key)
+        cursor = await self._start(store)
+        saved = cursor
+        failures = FailureCounter(self.max_consecutive_failures, self.log, f"poll of new {self.resource}")
+        # A triggerer starts all its watchers at once: spread their polls over the interval, not in one burst.
+        await asyncio.sleep(random.uniform(0, self.poll_interval))  # noqa: S311 - not cryptography
+        while True:
+            try:
+                for seen in await afind_new_items(hook, self.query, cursor):
+                    if seen.matches:
+                        yield TriggerEvent(await self._payload(hook, seen))
+                    # Only reached once the triggerer has taken the event: then it is recorded as seen.
+                    cursor = cursor.advanced(seen.date, seen.sid)
+                    if seen.matches:
+                        await store.save(cursor)
+                        saved = cursor
+            except (SignalWireApiError, SignalWireConnectionError) as error:
+                failures.failed(error)
+                await asyncio.sleep(wait_after_failure(error, self.poll_interval))
+                continue
+            failures.succeeded()
+            if cursor != saved:  # items that did not match: no need to list them again
+                await store.save(cursor)
+                saved = cursor
+            await asyncio.sleep(self.poll_interval)
+
+
+class SignalWireNewMessageEventTrigger(_SignalWireNewItemsEventTrigger):
+    """
+    Fire one event per new SignalWire message matching the filters, for an ``AssetWatcher``.
+
+    A message counts from its ``date_sent`` (when it was received, for inbound ones). Its payload has
+    ``sid``, ``from``, ``to``, ``status``, ``direction``, ``date``, ``body``, ``num_media`` and ``media_urls``
+    (read from the message's Media list when it has media).
+
+    :param signalwire_conn_id: the SignalWire connection.
+    :param to: only messages to this number.
+    :param from_: only messages from this number.
+    :param status: only messages with this status when polled.
+    :param direction: ``"inbound"`` (default), ``"outbound"`` (any outbound kind), an exact direction, or ``None``.
+    :param body_contains: only messages whose body contains this text (case-insensitive).
+    :param poll_interval: seconds between two polls.
+    :param max_consecutive_failures: failed polls in a row (no answer, 429, 5xx) after which the trigger
+        fails with SignalWire's error; any other error fails it at once.
+    """
+
+    resource = "messages"
+
+    async def _payload(self, hook: SignalWireAsyncHook, seen: SeenItem) -> dict[str, Any]:
+        return message_event(seen, await self._media_urls(hook, seen))
+
+    async def _media_urls(self, hook: SignalWireAsyncHook, seen: SeenItem) -> list[str]:
+        if _int(seen.item.get("num_media")) <= 0:
+            return []
+        try:
+            base_url = (await hook.get_settings()).base_url
+            urls = [media_content_url(base_url, media) async for media in hook.list_message_media(seen.sid)]
+            return [url for url in urls if url]
+        except SignalWireApiError as error:
+            if error.status != 404:
+                raise
+            # The message is gone, or the Space serves no Media list: send what the message itself says.
+            self.log.warning("No media list for SignalWire message %s (%s); media_urls left empty", seen.sid, error)
+            return []
+
+
+class SignalWireNewCallEventTrigger(_SignalWireNewItemsEventTrigger):
+    """
+    Fire one event per new SignalWire call matching the filters, for an ``AssetWatcher``.
+
+    A call counts from its ``start_time``; a call still queued is seen once it starts. Its payload has
+    ``sid``, ``from``, ``to``, ``status``, ``direction``, ``date``, ``duration`` and ``parent_call_sid``.
+
+    :param signalwire_conn_id: the SignalWire connection.
+    :param to: only calls to this number or address.
+    :param from_: only calls from this number or address.
+    :param status: only calls with this status when polled (e.g. ``"completed"``).
+    :param direction: ``"inbound"`` (default), ``"outbound"`` (any outbound kind), an exact direction, or ``None``.
+    :param poll_interval: seconds between two polls.
+    :param max_consecutive_failures: failed polls in a row (no answer, 429, 5xx) after which the trigger
+        fails with SignalWire's error; any other error fails it at once.
+    """
+
+    resource = "calls"
+
+    def __init__(
+        self,
+        *,
+        signalwire_conn_id: str = "signalwire_default",
+        to: str | None = None,
+        from_: str | None = None,
+        status: str | None = None,
+        direction: str | None = "inbound",
+        poll_interval: float = DEFAULT_EVENT_POLL_INTERVAL,
+        max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    ) -> None:
+        super().__init__(
+            signalwire_conn_id=signalwire_conn_id,
+            to=to,
+            from_=from_,
+            status=status,
+            direction=direction,
+            poll_interval=poll_interval,
+            max_consecutive_failures=max_consecutive_failures,
+        )
+
+    async def _payload(self, hook: SignalWireAsyncHook, seen: SeenItem) -> dict[str, Any]:
+        return call_event(seen)

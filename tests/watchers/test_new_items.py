@@ -1,0 +1,143 @@
+"""The one query behind the sensors and triggers: what counts as new, in which order, with which filters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireInputError
+from airflow_provider_signalwire.hooks.signalwire import SignalWireAsyncHook, SignalWireHook
+from airflow_provider_signalwire.triggers.new_items import (
+    POLL_RETRY_POLICY,
+    Cursor,
+    FailureCounter,
+    NewItemsQuery,
+    afind_new_items,
+    error_from_payload,
+    error_payload,
+    find_new_items,
+    matching_items,
+)
+
+from .conftest import CUSTOMER, SUPPORT_NUMBER, run_async
+
+T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def test_cursor_separates_items_of_one_second_by_sid():
+    cursor = Cursor(T0, frozenset({"a"}))
+    assert not cursor.is_new(T0, "a")
+    assert cursor.is_new(T0, "b")
+    assert not cursor.is_new(T0 - timedelta(seconds=1), "z")
+    assert cursor.is_new(T0 + timedelta(seconds=1), "a")
+    tie = cursor.advanced(T0, "b")
+    assert tie == Cursor(T0, frozenset({"a", "b"}))
+    later = tie.advanced(T0 + timedelta(seconds=1), "c")
+    assert later == Cursor(T0 + timedelta(seconds=1), frozenset({"c"}))
+    assert later.advanced(T0, "old") is later
+    assert Cursor.from_json(later.to_json()) == later
+    for broken in (None, "x", {"date": "yesterday"}, {"date": "2026-03-01T12:00:00"}, {"sids": []}):
+        assert Cursor.from_json(broken) is None
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        ({"resource": "faxes"}, "resource"),
+        ({"resource": "calls", "body_contains": "x"}, "body_contains"),
+        ({"resource": "messages", "status": "bogus"}, "status"),
+        ({"resource": "calls", "to": ""}, "to"),
+        ({"resource": "messages", "direction": 3}, "direction"),
+    ],
+)
+def test_bad_watch_input_is_refused_before_any_request(arguments, named):
+    with pytest.raises(SignalWireInputError, match=named):
+        NewItemsQuery(**arguments)
+
+
+def test_poke_and_trigger_paths_give_the_same_items(signalwire_conn):
+    emulator = signalwire_conn
+    since = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+    emulator.inject_inbound_message(CUSTOMER, SUPPORT_NUMBER, body="too old", date_sent=since - timedelta(seconds=1))
+    first = emulator.inject_inbound_message(CUSTOMER, SUPPORT_NUMBER, body="first", date_sent=since)
+    second = emulator.inject_inbound_message(CUSTOMER, SUPPORT_NUMBER, body="second", date_sent=since)
+    emulator.inject_inbound_message(CUSTOMER, "+15550000002", body="other line")
+    third = emulator.inject_inbound_message(CUSTOMER, SUPPORT_NUMBER, body="third")
+    query = NewItemsQuery("messages", to=SUPPORT_NUMBER)
+
+    sync_seen = find_new_items(SignalWireHook(retry_policy=POLL_RETRY_POLICY), query, Cursor(since))
+    async_seen = run_async(afind_new_items(SignalWireAsyncHook(retry_policy=POLL_RETRY_POLICY), query, Cursor(since)))
+
+    assert sync_seen == async_seen
+    # Oldest first; the two of the same second in the order SignalWire received them.
+    assert [s.sid for s in sync_seen] == [first["sid"], second["sid"], third["sid"]]
+    assert matching_items(sync_seen, limit=2) == [first, second]
+
+
+def test_filters_to_from_status_direction_and_body(signalwire_conn, hook):
+    emulator = signalwire_conn
+    since = datetime.now(UTC).replace(microsecond=0)
+    wanted = emulator.inject_inbound_message(CUSTOMER, SUPPORT_NUMBER, body="Please send the REPORT")
+    emulator.inject_inbound_message(CUSTOMER, SUPPORT_NUMBER, body="hello")  # body does not match
+    emulator.inject_inbound_message("+15557654321", SUPPORT_NUMBER, body="report")  # other sender
+    emulator.inject_inbound_message(CUSTOMER, "+15550000002", body="report")  # other line
+    outbound = hook.create_message(to=CUSTOMER, from_=SUPPORT_NUMBER, body="report sent")
+
+    def found(**filters):
+        query = NewItemsQuery("messages", **filters)
+        return [s.item["sid"] for s in find_new_items(hook, query, Cursor(since)) if s.matches]
+
+    assert found(to=SUPPORT_NUMBER, from_=CUSTOMER, body_contains="report") == [wanted["sid"]]
+    assert found(to=SUPPORT_NUMBER, from_=CUSTOMER, status="received", body_contains="rEpOrT") == [wanted["sid"]]
+    # The outbound message counts once it is sent (it has a date_sent then).
+    sent = [outbound["sid"]]
+    assert emulator_wait(lambda: found(direction="outbound") == sent)
+    assert found(direction="outbound-api", body_contains="report") == sent
+    assert len(found(direction=None)) == 5
+    assert found(direction="inbound", status="delivered") == []
+
+
+def emulator_wait(condition):
+    from .conftest import wait_for
+
+    return wait_for(condition, timeout=5)
+
+
+def test_calls_count_from_their_start_time(signalwire_conn, hook):
+    emulator = signalwire_conn
+    since = datetime.now(UTC).replace(microsecond=0)
+    emulator.inject_inbound_call(CUSTOMER, SUPPORT_NUMBER, status="completed", start_time=since - timedelta(minutes=5))
+    live = emulator.inject_inbound_call(CUSTOMER, SUPPORT_NUMBER, status="in-progress")
+    done = emulator.inject_inbound_call(CUSTOMER, SUPPORT_NUMBER, status="completed", start_time=since)
+    seen = find_new_items(hook, NewItemsQuery("calls", to=SUPPORT_NUMBER), Cursor(since))
+    assert {s.sid for s in seen} == {live["sid"], done["sid"]}
+    seen = find_new_items(hook, NewItemsQuery("calls", to=SUPPORT_NUMBER, status="completed"), Cursor(since))
+    assert [s.sid for s in seen] == [done["sid"]]
+
+
+def test_failure_counter_retries_transient_errors_only(caplog):
+    import logging
+
+    log = logging.getLogger("test.watch")
+    counter = FailureCounter(3, log, "poll")
+    throttled = SignalWireApiError(status=429, method="GET", path="/x", code=20429, retry_after=2.0)
+    with caplog.at_level(logging.WARNING, logger="test.watch"):
+        counter.failed(throttled)
+        counter.failed(throttled)
+    assert "2 of 3 in a row" in caplog.text
+    with pytest.raises(SignalWireApiError):
+        counter.failed(throttled)
+    counter.succeeded()
+    with pytest.raises(SignalWireApiError):
+        FailureCounter(3, log, "poll").failed(SignalWireApiError(status=401, method="GET", path="/x", code=20003))
+
+
+def test_error_payload_round_trips_signalwire_errors():
+    error = SignalWireApiError(
+        status=503, method="GET", path="/api/x", code=20503, message="Busy", more_info="https://e", retry_after=1.5
+    )
+    rebuilt = error_from_payload(error_payload(error))
+    assert isinstance(rebuilt, SignalWireApiError)
+    assert (rebuilt.status, rebuilt.code, rebuilt.message, rebuilt.retry_after) == (503, 20503, "Busy", 1.5)
+    assert str(rebuilt) == str(error)
