@@ -25,6 +25,33 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [f"{_PACKAGE}.hooks.signalwire"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": "SignalWire",
+                "python-modules": [
+                    f"{_PACKAGE}.operators.calls",
+                    f"{_PACKAGE}.operators.messages",
+                    f"{_PACKAGE}.operators.api_call",
+                    f"{_PACKAGE}.operators.phone_numbers",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "SignalWire",
+                "python-modules": [f"{_PACKAGE}.sensors.signalwire"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "SignalWire",
+                "python-modules": [
+                    f"{_PACKAGE}.triggers.status",
+                    f"{_PACKAGE}.triggers.new_items",
+                    f"{_PACKAGE}.triggers.events",
+                ],
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "signalwire",
@@ -54,6 +81,12 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Request timeout (seconds)",
                         "description": "Seconds to wait for a connection and for each read; default 30.",
                         "schema": {"type": ["number", "null"], "minimum": 1, "maximum": 600},
+                    },
+                    "webhook_base_url": {
+                        "label": "Webhook public URL",
+                        "description": "The Airflow API server's public URL as SignalWire reaches it (behind a proxy "
+                        "or tunnel); webhook signatures are checked against it. Default: [api] base_url.",
+                        "schema": {"type": ["string", "null"]},
                     },
                     "base_url": {
                         "label": "Base URL override",
