@@ -177,14 +177,16 @@ class Param(NamedTuple):
     """One API parameter: its PascalCase name and what values it allows."""
 
     api_name: str
-    kind: str = "text"  # text | choice | int | bool | price | pattern | list | words
+    kind: str = "text"  # text | url | choice | int | bool | pattern | list | words
     choices: tuple[str, ...] = ()
     low: int | None = None
     high: int | None = None
     pattern: str | None = None
+    hint: str | None = None  # what a "pattern" value must look like, for the error
     max_items: int | None = None
     max_length: int | None = None
     secret: bool = False
+    urls: bool = False  # a "list" of http(s) URLs
 
 
 def _choice(api_name: str, *choices: str) -> Param:
@@ -195,17 +197,32 @@ def _int(api_name: str, low: int, high: int) -> Param:
     return Param(api_name, "int", low=low, high=high)
 
 
-_PRICE = r"^\d+\.?\d{0,4}$"
+def _url(api_name: str) -> Param:
+    return Param(api_name, "url")
+
+
+def _price(api_name: str) -> Param:
+    return Param(api_name, "pattern", pattern=r"^\d+\.?\d{0,4}$", hint="a price in USD such as 0.05 (up to 4 decimals)")
+
+
+def _is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not any(c.isspace() for c in value)
+
+
+E164 = r"\+[1-9][0-9]{1,14}"
+# Messages go to E.164 numbers; calls may also go to SIP URIs and clients, so their To is left open.
+_MESSAGE_TO = Param("To", "pattern", pattern=E164, hint="an E.164 number such as +15551234567")
 
 CREATE_CALL_PARAMS: dict[str, Param] = {
     "to": Param("To"),
     "from_": Param("From"),
-    "url": Param("Url"),
+    "url": _url("Url"),
     "application_sid": Param("ApplicationSid"),
     "method": _choice("Method", *_HTTP_METHODS),
-    "fallback_url": Param("FallbackUrl"),
+    "fallback_url": _url("FallbackUrl"),
     "fallback_method": _choice("FallbackMethod", *_HTTP_METHODS),
-    "status_callback": Param("StatusCallback"),
+    "status_callback": _url("StatusCallback"),
     "status_callback_event": Param(
         "StatusCallbackEvent",
         "list",
@@ -213,7 +230,9 @@ CREATE_CALL_PARAMS: dict[str, Param] = {
     ),
     "status_callback_method": _choice("StatusCallbackMethod", *_HTTP_METHODS),
     "caller_id": Param("CallerId"),
-    "send_digits": Param("SendDigits", "pattern", pattern=r"^[0-9#*wW]{1,32}$"),
+    "send_digits": Param(
+        "SendDigits", "pattern", pattern=r"^[0-9#*wW]{1,32}$", hint="1 to 32 of the characters 0-9 # * w W"
+    ),
     "timeout": _int("Timeout", 1, 600),
     "machine_detection": _choice("MachineDetection", "Enable", "DetectMessageEnd", "none"),
     "machine_detection_timeout": _int("MachineDetectionTimeout", 1, 120),
@@ -222,13 +241,13 @@ CREATE_CALL_PARAMS: dict[str, Param] = {
     "machine_detection_silence_timeout": _int("MachineDetectionSilenceTimeout", 2000, 10000),
     "machine_words_threshold": _int("MachineWordsThreshold", 1, 100),
     "async_amd": Param("AsyncAmd", "bool"),
-    "async_amd_status_callback": Param("AsyncAmdStatusCallback"),
+    "async_amd_status_callback": _url("AsyncAmdStatusCallback"),
     "async_amd_status_callback_method": _choice("AsyncAmdStatusCallbackMethod", *_HTTP_METHODS),
     "async_amd_partial_results": Param("AsyncAmdPartialResults", "bool"),
     "record": Param("Record", "bool"),
     "recording_channels": _choice("RecordingChannels", "mono", "dual"),
     "recording_track": _choice("RecordingTrack", "inbound", "outbound", "both"),
-    "recording_status_callback": Param("RecordingStatusCallback"),
+    "recording_status_callback": _url("RecordingStatusCallback"),
     # The API takes these events as one space-separated string, not repeated keys.
     "recording_status_callback_event": Param(
         "RecordingStatusCallbackEvent", "words", choices=("completed", "in-progress", "absent")
@@ -237,16 +256,16 @@ CREATE_CALL_PARAMS: dict[str, Param] = {
     "trim": _choice("Trim", "trim-silence", "do-not-trim"),
     "sip_auth_username": Param("SipAuthUsername"),
     "sip_auth_password": Param("SipAuthPassword", secret=True),
-    "max_price_per_minute": Param("MaxPricePerMinute", "price", pattern=_PRICE),
+    "max_price_per_minute": _price("MaxPricePerMinute"),
 }
 
 UPDATE_CALL_PARAMS: dict[str, Param] = {
-    "url": Param("Url"),
+    "url": _url("Url"),
     "method": _choice("Method", *_HTTP_METHODS),
     "status": _choice("Status", "canceled", "completed"),
-    "fallback_url": Param("FallbackUrl"),
+    "fallback_url": _url("FallbackUrl"),
     "fallback_method": _choice("FallbackMethod", *_HTTP_METHODS),
-    "status_callback": Param("StatusCallback"),
+    "status_callback": _url("StatusCallback"),
     "status_callback_method": _choice("StatusCallbackMethod", *_HTTP_METHODS),
 }
 
@@ -254,13 +273,13 @@ MAX_BODY_LENGTH = 1600
 MAX_MEDIA_URLS = 8
 
 CREATE_MESSAGE_PARAMS: dict[str, Param] = {
-    "to": Param("To"),
+    "to": _MESSAGE_TO,
     "from_": Param("From"),
     "body": Param("Body", max_length=MAX_BODY_LENGTH),
-    "media_url": Param("MediaUrl", "list", max_items=MAX_MEDIA_URLS),
+    "media_url": Param("MediaUrl", "list", max_items=MAX_MEDIA_URLS, urls=True),
     "application_sid": Param("ApplicationSid"),
-    "max_price": Param("MaxPrice", "price", pattern=_PRICE),
-    "status_callback": Param("StatusCallback"),
+    "max_price": _price("MaxPrice"),
+    "status_callback": _url("StatusCallback"),
     "validity_period": _int("ValidityPeriod", 1, 172800),
     "messaging_service_sid": Param("MessagingServiceSid"),
     "send_as_mms": Param("SendAsMms", "bool"),
@@ -306,6 +325,8 @@ def _coerce(action: str, name: str, spec: Param, value: Any) -> list[str]:
         for v in values:
             if spec.choices and v not in spec.choices:
                 raise _fail(action, name, "made of " + ", ".join(spec.choices), value)
+            if spec.urls and not _is_http_url(v):
+                raise _fail(action, name, "http(s) URLs", v)
         return [" ".join(values)] if kind == "words" else values
     if kind == "bool":
         if isinstance(value, bool):
@@ -322,7 +343,7 @@ def _coerce(action: str, name: str, spec: Param, value: Any) -> list[str]:
         if number is None or not spec.low <= number <= spec.high:  # type: ignore[operator]
             raise _fail(action, name, f"a whole number from {spec.low} to {spec.high}", value)
         return [str(number)]
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and kind == "price":
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and kind == "pattern":
         value = str(value)
     if not isinstance(value, str):
         raise _fail(action, name, "a string", value, secret=spec.secret)
@@ -331,11 +352,10 @@ def _coerce(action: str, name: str, spec: Param, value: Any) -> list[str]:
             if value.lower() == choice.lower():
                 return [choice]
         raise _fail(action, name, "one of " + ", ".join(spec.choices), value)
-    if kind in ("pattern", "price") and not re.fullmatch(spec.pattern or "", value):
-        allowed = {
-            "SendDigits": "1 to 32 of the characters 0-9 # * w W",
-        }.get(spec.api_name, "a price in USD such as 0.05 (up to 4 decimals)")
-        raise _fail(action, name, allowed, value, secret=spec.secret)
+    if kind == "pattern" and not re.fullmatch(spec.pattern or "", value):
+        raise _fail(action, name, spec.hint or f"text matching {spec.pattern}", value, secret=spec.secret)
+    if kind == "url" and not _is_http_url(value):
+        raise _fail(action, name, "an http:// or https:// URL", value)
     if spec.max_length is not None and len(value) > spec.max_length:
         raise _fail(action, name, f"at most {spec.max_length} characters", f"{len(value)} characters")
     return [value]
@@ -993,7 +1013,7 @@ class RetryPolicy:
 # Relay REST: a phone number's webhook handlers
 # --------------------------------------------------------------------------------------------------
 
-_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+_E164 = re.compile(E164)
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # The handler that makes SignalWire request a URL (cXML webhooks) when a call or a message comes in.
 WEBHOOK_HANDLER = "laml_webhooks"
@@ -1022,10 +1042,8 @@ def phone_number_webhook_update(params: Mapping[str, Any]) -> dict[str, str]:
     action = "update_phone_number"
     body = dict(encode_params(action, PHONE_NUMBER_WEBHOOK_PARAMS, params))
     for name, value in body.items():
-        if name.endswith("_url"):
-            parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
-                raise _fail(action, name, "an absolute http:// or https:// URL", value)
+        if name.endswith("_url") and not _is_http_url(value):
+            raise _fail(action, name, "an absolute http:// or https:// URL", value)
     handlers = {_HANDLER_OF_URL[name]: WEBHOOK_HANDLER for name in _HANDLER_OF_URL if name in body}
     if not handlers:
         raise SignalWireInputError(

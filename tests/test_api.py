@@ -165,6 +165,8 @@ def test_default_from_fills_a_missing_from():
         ({"to": "+1", "from_": "+2", "url": "https://x", "record": "maybe"}, "'record' must be true or false"),
         ({"to": "+1", "from_": "+2", "url": "https://x", "max_price_per_minute": "1.23456"}, "max_price_per_minute"),
         ({"to": "+1", "from_": "+2", "url": "https://x", "colour": "red"}, "unknown parameter.*colour"),
+        ({"to": "+1", "from_": "+2", "url": "not a url"}, "'url' must be an http:// or https:// URL"),
+        ({"to": "+1", "from_": "+2", "url": "https://x", "fallback_url": "/relative"}, "'fallback_url'"),
     ],
 )
 def test_bad_call_arguments_name_the_parameter(params, match):
@@ -186,13 +188,19 @@ def test_a_bad_sip_password_is_not_echoed():
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"from_": "+2", "body": "x"}, "'to' is required"),
-        ({"to": "+1", "body": "x"}, "'from_' is required"),
-        ({"to": "+1", "from_": "+2"}, "'body', 'media_url' or both"),
-        ({"to": "+1", "from_": "+2", "body": "x" * 1601}, "at most 1600 characters"),
-        ({"to": "+1", "from_": "+2", "media_url": [f"https://m/{i}" for i in range(9)]}, "at most 8 items"),
-        ({"to": "+1", "from_": "+2", "body": "x", "validity_period": 172801}, "from 1 to 172800"),
-        ({"to": "+1", "from_": "+2", "body": "x", "validity_period": 0}, "validity_period"),
+        ({"from_": "+15550000001", "body": "x"}, "'to' is required"),
+        ({"to": "+15551230000", "body": "x"}, "'from_' is required"),
+        ({"to": "+15551230000", "from_": "+15550000001"}, "'body', 'media_url' or both"),
+        ({"to": "+15551230000", "from_": "+15550000001", "body": "x" * 1601}, "at most 1600 characters"),
+        (
+            {"to": "+15551230000", "from_": "+15550000001", "media_url": [f"https://m/{i}" for i in range(9)]},
+            "at most 8 items",
+        ),
+        ({"to": "+15551230000", "from_": "+15550000001", "body": "x", "validity_period": 172801}, "from 1 to 172800"),
+        ({"to": "+15551230000", "from_": "+15550000001", "body": "x", "validity_period": 0}, "validity_period"),
+        ({"to": "5551230000", "from_": "+15550000001", "body": "x"}, "'to' must be an E.164 number"),
+        ({"to": "+15551230000", "from_": "+15550000001", "media_url": "ftp://x/a.png"}, "'media_url' must be http"),
+        ({"to": "+15551230000", "from_": "+15550000001", "body": "x", "status_callback": "cb"}, "'status_callback'"),
     ],
 )
 def test_bad_message_arguments_name_the_parameter(params, match):
