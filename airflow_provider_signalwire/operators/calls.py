@@ -13,6 +13,7 @@ from airflow_provider_signalwire.api import (
     UPDATE_CALL_PARAMS,
     create_call_form,
 )
+from airflow_provider_signalwire.exceptions import SignalWireInputError
 from airflow_provider_signalwire.operators._base import (
     DEDUP_SCAN_LIMIT,
     SignalWireBaseOperator,
@@ -57,8 +58,10 @@ class SignalWireCreateCallOperator(SignalWireCreateOperator):
         and ``trim``.
     :param sip_auth_username: the user name for a SIP destination.
     :param sip_auth_password: its password: not templated, masked in logs, never in XCom or rendered fields.
-        Give it to a plain task, not to ``.partial()`` / ``.expand()``: Airflow stores mapped tasks' arguments
-        in the serialized DAG.
+        A literal here is part of the DAG file (and of the serialized DAG for ``.partial()`` / ``.expand()``):
+        prefer ``sip_auth_conn_id``.
+    :param sip_auth_conn_id: an Airflow connection whose login and password are the SIP credentials, read
+        when the task runs (from a secrets backend, say), so the password never sits in the DAG (templated).
     :param max_price_per_minute: the most to pay per minute, in USD.
 
     The waiting and retry arguments are those of
@@ -69,6 +72,7 @@ class SignalWireCreateCallOperator(SignalWireCreateOperator):
     template_fields: Sequence[str] = (
         *SignalWireBaseOperator.template_fields,
         *_CREATE_FIELDS,
+        "sip_auth_conn_id",
         *SignalWireCreateOperator.wait_template_fields,
     )
 
@@ -107,6 +111,7 @@ class SignalWireCreateCallOperator(SignalWireCreateOperator):
         trim: str | None = None,
         sip_auth_username: str | None = None,
         sip_auth_password: str | None = None,
+        sip_auth_conn_id: str | None = None,
         max_price_per_minute: str | float | None = None,
         **kwargs: Any,
     ) -> None:
@@ -147,10 +152,28 @@ class SignalWireCreateCallOperator(SignalWireCreateOperator):
 
             mask_secret(sip_auth_password)
         self.sip_auth_password = sip_auth_password
+        self.sip_auth_conn_id = sip_auth_conn_id
         self.max_price_per_minute = max_price_per_minute
 
     def api_arguments(self) -> dict[str, Any]:
-        return self.present_arguments(CREATE_CALL_PARAMS)
+        arguments = self.present_arguments(CREATE_CALL_PARAMS)
+        if self.sip_auth_conn_id:
+            if self.sip_auth_password:
+                raise SignalWireInputError(
+                    "SignalWire create_call: give 'sip_auth_password' or 'sip_auth_conn_id', not both."
+                )
+            from airflow.sdk import BaseHook
+
+            # Reading the connection registers its password with Airflow's log masker.
+            sip = BaseHook.get_connection(self.sip_auth_conn_id)
+            if not sip.password:
+                raise SignalWireInputError(
+                    f"SignalWire create_call: connection {self.sip_auth_conn_id!r} ('sip_auth_conn_id') has no "
+                    "password."
+                )
+            arguments.setdefault("sip_auth_username", sip.login)
+            arguments["sip_auth_password"] = sip.password
+        return arguments
 
     def check_arguments(self, arguments: Mapping[str, Any]) -> None:
         create_call_form(arguments, self.hook.settings.default_from)

@@ -99,3 +99,36 @@ def test_sip_password_stays_out_of_a_dag_runs_records(run_dag, signalwire_emulat
     for name, text in records.items():
         assert SIP_PASSWORD not in text, f"the SIP password leaked into the {name}"
         assert signalwire_emulator.api_token not in text, f"the API token leaked into the {name}"
+
+
+def test_sip_credentials_can_come_from_a_connection_read_at_run_time(signalwire_conn, context, monkeypatch, capfd):
+    password = f"sip-from-conn-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SIP_TRUNK", json.dumps({"conn_type": "generic", "login": "bob", "password": password})
+    )
+    operator = SignalWireCreateCallOperator(
+        task_id="call",
+        to=SIP_TO,
+        from_=FROM_NUMBER,
+        url="https://example.com/cxml/hello.xml",
+        sip_auth_conn_id="sip_trunk",
+    )
+    assert "sip_auth_conn_id" in operator.template_fields
+    assert password not in repr(operator.__dict__), "the DAG holds only the connection id"
+    call = operator.execute(context)
+
+    (create,) = api_requests(signalwire_conn, "POST", r"/Calls$")
+    assert create["form"]["SipAuthUsername"] == ["bob"]
+    assert create["form"]["SipAuthPassword"] == [password]
+    from airflow.sdk._shared.secrets_masker import redact
+
+    assert password not in redact(f"log line with {password}")
+    printed = capfd.readouterr()
+    assert password not in json.dumps(call) + printed.out + printed.err
+
+
+def test_sip_password_and_sip_connection_together_are_refused_before_sending(signalwire_conn, context, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SIP_TRUNK", json.dumps({"conn_type": "generic", "login": "bob", "password": "x"}))
+    with pytest.raises(SignalWireInputError, match="'sip_auth_password' or 'sip_auth_conn_id', not both"):
+        sip_call(sip_auth_conn_id="sip_trunk").execute(context)
+    assert signalwire_conn.requests == []
