@@ -30,6 +30,7 @@ from airflow_provider_signalwire.api import (
     iterate_pages,
     next_page_request,
 )
+from airflow_provider_signalwire.exceptions import SignalWireApiError
 
 if TYPE_CHECKING:
     import httpx
@@ -233,17 +234,17 @@ class SignalWireHook(BaseHook):
         """Make one cheap read (a single message of the Project) and report how it went."""
         try:
             request = self.api.probe()
+        except Exception as error:  # the connection itself is unusable: say why, nothing was sent
+            return False, f"Connection {self.signalwire_conn_id!r}: {error}"
+        url = self.settings.base_url + request.path
+        try:
             self._send_once(request)
+        except SignalWireApiError as error:
+            detail = f"HTTP {error.status}" + (f", error {error.code}" if error.code is not None else "")
+            return False, f"GET {url} failed: {detail}: {error.message or 'no message'}"
         except Exception as error:
-            try:
-                where = self.settings.base_url + request.path
-            except Exception:
-                where = f"connection {self.signalwire_conn_id!r}"
-            return False, f"{where}: {error}"
-        return (
-            True,
-            f"Connected to SignalWire at {self.settings.base_url} as project {self.settings.project_id}.",
-        )
+            return False, f"GET {url} failed: {error}"
+        return True, f"Connected to SignalWire at {self.settings.base_url} as project {self.settings.project_id}."
 
 
 def _masked(params: dict[str, Any]) -> dict[str, Any]:
