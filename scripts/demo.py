@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -82,7 +83,9 @@ print(json.dumps(found))
 
 
 def main() -> int:
-    HOME.mkdir(exist_ok=True)
+    # A fresh home each time: what the demo prints is about this run only.
+    shutil.rmtree(HOME, ignore_errors=True)
+    HOME.mkdir()
     LOG.write_text("")
     env = _env()
     print("SignalWire provider demo: the example DAGs against the local emulator (no account needed)")
