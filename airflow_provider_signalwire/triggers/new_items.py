@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_signalwire.api import (
+    CALL_FINAL_STATUSES,
     CALLS,
     MESSAGES,
     RETRYABLE_STATUSES,
@@ -65,6 +66,9 @@ WATCHED = {
     "messages": _Watched(MESSAGES, "list_messages", "date_sent"),
     "calls": _Watched(CALLS, "list_calls", "start_time"),
 }
+# A call reaches a final status when it ends, after its start: watched for such a status, a call counts from
+# its end, or one that ended after a later-started call was already seen would be passed over for good.
+ENDED_CALLS = _Watched(CALLS, "list_calls", "end_time")
 
 
 def _check_text(name: str, value: Any) -> str | None:
@@ -177,7 +181,10 @@ class NewItemsQuery:
     :param resource: ``"messages"`` or ``"calls"``.
     :param to: only items to this address (E.164 number, SIP URI...).
     :param from_: only items from this address.
-    :param status: only items that have this status when they are listed.
+    :param status: only items that have this status when they are listed. Calls watched for a final status
+        (``completed``, ``busy``, ``failed``, ``no-answer``, ``canceled``) count from their end; other items
+        count from their date (a message's ``date_sent``, a call's ``start_time``) and must already have the
+        status when they are first listed after it.
     :param direction: only items in this direction: ``"inbound"`` (default), ``"outbound"`` (any of
         ``outbound-api``, ``outbound-call``, ``outbound-reply``, ``outbound-dial``), an exact value, or
         ``None`` for all.
@@ -210,6 +217,8 @@ class NewItemsQuery:
 
     @property
     def watched(self) -> _Watched:
+        if self.resource == "calls" and self.status in CALL_FINAL_STATUSES:
+            return ENDED_CALLS
         return WATCHED[self.resource]
 
     def list_filters(self, since: datetime) -> dict[str, Any]:

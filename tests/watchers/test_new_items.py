@@ -14,6 +14,7 @@ from airflow_provider_signalwire.triggers.new_items import (
     FailureCounter,
     NewItemsQuery,
     afind_new_items,
+    cursor_after,
     error_from_payload,
     error_payload,
     find_new_items,
@@ -141,3 +142,22 @@ def test_error_payload_round_trips_signalwire_errors():
     assert isinstance(rebuilt, SignalWireApiError)
     assert (rebuilt.status, rebuilt.code, rebuilt.message, rebuilt.retry_after) == (503, 20503, "Busy", 1.5)
     assert str(rebuilt) == str(error)
+
+
+def test_a_call_watched_for_completed_is_seen_when_it_ends_even_after_a_later_call(signalwire_conn, hook):
+    emulator = signalwire_conn
+    # Call A starts first but ends last; call B starts later and ends first. Watched for "completed",
+    # each must be seen once, A included, although B moved the cursor past A's start.
+    query = NewItemsQuery("calls", to=SUPPORT_NUMBER, status="completed")
+    since = datetime.now(UTC).replace(microsecond=0)
+    a_start = since + timedelta(seconds=1)
+    cursor = Cursor(since)
+    emulator.inject_inbound_call(
+        CUSTOMER, SUPPORT_NUMBER, status="completed", start_time=a_start + timedelta(seconds=5), duration=2
+    )
+    first = find_new_items(hook, query, cursor)
+    assert len(first) == 1
+    cursor = cursor_after(cursor, first)
+    late = emulator.inject_inbound_call(CUSTOMER, SUPPORT_NUMBER, status="completed", start_time=a_start, duration=60)
+    second = find_new_items(hook, query, cursor)
+    assert [s.sid for s in second] == [late["sid"]]
