@@ -42,6 +42,9 @@ EMPTY_CXML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 MAX_BODY_BYTES = 1024 * 1024
 MAX_FORM_FIELDS = 1000
 DEDUP_KEY_FIELD = "signalwire_webhook_key"
+# A digest of the signature: every way of re-splitting one signed form into fields shares it, so a replay
+# that changes how the fields read (and so the delivery key) is still recognised.
+DEDUP_SIGNATURE_FIELD = "signalwire_webhook_signature"
 DEDUP_WINDOW = timedelta(days=7)
 
 _SID_FIELDS = ("MessageSid", "SmsSid", "SmsMessageSid", "CallSid")
@@ -181,10 +184,11 @@ def record_webhook_event(uri: str, extra: dict[str, Any]) -> bool:
     from airflow.serialization.definitions.assets import SerializedAsset
     from airflow.utils.session import create_session
     from airflow.utils.sqlalchemy import with_row_locks
-    from sqlalchemy import select, update
+    from sqlalchemy import or_, select, update
     from sqlalchemy.exc import IntegrityError, OperationalError
 
     key = extra[DEDUP_KEY_FIELD]
+    signed = extra.get(DEDUP_SIGNATURE_FIELD)
     for attempt in range(3):
         try:
             with create_session() as session:
@@ -206,7 +210,12 @@ def record_webhook_event(uri: str, extra: dict[str, Any]) -> bool:
                     .where(
                         AssetEvent.asset_id.in_(ids),
                         AssetEvent.timestamp >= datetime.now(UTC) - DEDUP_WINDOW,
-                        AssetEvent.extra[DEDUP_KEY_FIELD].as_string() == key,
+                        or_(
+                            AssetEvent.extra[DEDUP_KEY_FIELD].as_string() == key,
+                            AssetEvent.extra[DEDUP_SIGNATURE_FIELD].as_string() == signed,
+                        )
+                        if signed
+                        else AssetEvent.extra[DEDUP_KEY_FIELD].as_string() == key,
                     )
                     .limit(1)
                 )
@@ -239,35 +248,49 @@ async def receive_webhook(conn_id: str, kind: str, request: Request) -> Response
     if not signing_key or not get_signature(request.headers):
         return _forbidden()
 
+    # The signature is checked before anything about the body is said: without a valid one, every request
+    # gets the same 403, whatever its content type or body.
     content_type = request.headers.get("content-type", "")
     is_json = is_json_content_type(content_type)
+    is_form = not is_json and content_type.split(";", 1)[0].strip().lower() in _FORM_TYPES
     form: list[tuple[str, str]] | None = None
-    payload: Any
-    try:
-        if is_json:
-            payload = json.loads(body)
-        elif content_type.split(";", 1)[0].strip().lower() not in _FORM_TYPES:
-            return _plain(415, "Unsupported Media Type")
-        elif request.method == "GET":
-            payload = _form_fields(parse_qsl(request.url.query, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
-        else:
+    if is_form and request.method != "GET":
+        try:
             form = parse_qsl(
                 body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body), max_num_fields=MAX_FORM_FIELDS
             )
-            payload = _form_fields(form)
-    except ValueError:  # also UnicodeDecodeError and json.JSONDecodeError
-        return _plain(400, "Bad Request")
-
+        except ValueError:  # also UnicodeDecodeError: such a body cannot have been signed as a form
+            form = None
     url = public_url(request, conn_id, kind, base_url)
     if not validate_request(signing_key, url, request.headers, body, form=form):
         log.warning("SignalWire webhook for %s refused: the signature does not match %s", uri, url)
         return _forbidden()
+
+    payload: Any
+    try:
+        if is_json:
+            payload = json.loads(body)
+        elif not is_form:
+            return _plain(415, "Unsupported Media Type")
+        elif request.method == "GET":
+            payload = _form_fields(parse_qsl(request.url.query, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
+        elif form is None:
+            return _plain(400, "Bad Request")
+        else:
+            payload = _form_fields(form)
+    except (ValueError, RecursionError):  # also json.JSONDecodeError; RecursionError for absurd nesting
+        return _plain(400, "Bad Request")
     if not isinstance(payload, dict):
         return _plain(400, "Bad Request")
 
     payload.pop("bodySHA256", None)
     key = delivery_key(kind, payload)
-    extra = {**payload, DEDUP_KEY_FIELD: key}
+    signature = get_signature(request.headers) or ""
+    extra = {
+        **payload,
+        DEDUP_KEY_FIELD: key,
+        DEDUP_SIGNATURE_FIELD: hashlib.sha256(signature.encode()).hexdigest()[:32],
+    }
     try:
         recorded = await run_in_threadpool(record_webhook_event, uri, extra)
     except Exception:

@@ -134,29 +134,61 @@ def test_secret_never_appears_in_answers_or_logs(client, webhook_conn_id, caplog
         assert SIGNING_KEY not in text
 
 
-def test_malformed_bodies_get_400_and_no_event(client, webhook_conn_id):
+def test_without_a_valid_signature_every_body_gets_the_same_403(client, webhook_conn_id):
+    # Nothing about the body (its type, whether it parses) is told to a request that is not signed.
+    path = f"/signalwire/webhooks/{webhook_conn_id}/messages"
+    form = {"X-SignalWire-Signature": "anything", "Content-Type": "application/x-www-form-urlencoded"}
+    answers = [
+        client.post(path, content=b"Body=\xff\xfe", headers=form),
+        client.post(path, content=b"just text without fields", headers=form),
+        client.post(
+            path, content=b"{not json", headers={"X-SignalWire-Signature": "x", "Content-Type": "application/json"}
+        ),
+        client.post(
+            path, content=b"[" * 200_000, headers={"X-SignalWire-Signature": "x", "Content-Type": "application/json"}
+        ),
+        client.post(path, content=b"<xml/>", headers={"X-SignalWire-Signature": "x", "Content-Type": "text/xml"}),
+    ]
+    assert [(a.status_code, a.text) for a in answers] == [(403, "Forbidden")] * len(answers)
+    assert events(f"signalwire://{webhook_conn_id}/messages") == []
+
+
+def test_signed_but_malformed_bodies_get_400_or_415_and_no_event(client, webhook_conn_id):
     path = f"/signalwire/webhooks/{webhook_conn_id}/messages"
     url = SERVER + path
-    headers = {"X-SignalWire-Signature": "anything", "Content-Type": "application/x-www-form-urlencoded"}
-    not_utf8 = client.post(path, content=b"Body=\xff\xfe", headers=headers)
-    not_a_form = client.post(path, content=b"just text without fields", headers=headers)
-    bad_json = client.post(
-        path, content=b"{not json", headers={"X-SignalWire-Signature": "x", "Content-Type": "application/json"}
-    )
-    # Correctly signed, but a JSON list is not a webhook.
-    body = b"[1, 2]"
-    signed_list = client.post(
-        path,
-        content=body,
-        headers={"X-SignalWire-Signature": sign_json(SIGNING_KEY, url, body), "Content-Type": "application/json"},
-    )
+
+    def signed_json(body: bytes, content_type: str = "application/json"):
+        headers = {"X-SignalWire-Signature": sign_json(SIGNING_KEY, url, body), "Content-Type": content_type}
+        return client.post(path, content=body, headers=headers)
+
+    bad_json = signed_json(b"{not json")
+    deeply_nested = signed_json(b"[" * 200_000)
+    a_list = signed_json(b"[1, 2]")  # valid JSON, but a webhook is an object
     other_type = client.post(
-        path, content=b"<xml/>", headers={"X-SignalWire-Signature": "x", "Content-Type": "text/xml"}
+        path,
+        content=b"",
+        headers={"X-SignalWire-Signature": sign_form(SIGNING_KEY, url, {}), "Content-Type": "text/xml"},
     )
 
-    assert [not_utf8.status_code, not_a_form.status_code, bad_json.status_code, signed_list.status_code] == [400] * 4
+    assert [bad_json.status_code, deeply_nested.status_code, a_list.status_code] == [400, 400, 400]
     assert other_type.status_code == 415
     assert events(f"signalwire://{webhook_conn_id}/messages") == []
+
+
+def test_a_replay_with_its_fields_re_split_is_recognised(client, webhook_conn_id):
+    # The form signature covers name+value concatenated: moving the boundary between fields keeps it valid.
+    path = f"/signalwire/webhooks/{webhook_conn_id}/messages/status"
+    sid = str(uuid.uuid4())
+    original = [("MessageSid", sid), ("MessageStatus", "delivered"), ("To", "+15550000001")]
+    resplit = [("MessageSid", sid + "MessageStatusdelivered"), ("To", "+15550000001")]
+    signature = sign_form(SIGNING_KEY, SERVER + path, original)
+    assert sign_form(SIGNING_KEY, SERVER + path, resplit) == signature
+
+    first = client.post(path, data=dict(original), headers={"X-SignalWire-Signature": signature})
+    replay = client.post(path, data=dict(resplit), headers={"X-SignalWire-Signature": signature})
+
+    assert first.status_code == replay.status_code == 204
+    assert len(events(f"signalwire://{webhook_conn_id}/messages/status")) == 1
 
 
 def test_oversized_body_is_refused(client, webhook_conn_id):
