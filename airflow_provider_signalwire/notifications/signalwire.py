@@ -135,7 +135,8 @@ def _event(context: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
         if not facts["dag_id"] or not facts["run_id"]:
             return None, facts
         clear_number = _get(dag_run, "clear_number") or 0
-        return f"dag\n{facts['dag_id']}\n{facts['run_id']}\n{clear_number}", facts
+        # The reason tells a DAG's success callback from its failure callback for the same run.
+        return f"dag\n{facts['dag_id']}\n{facts['run_id']}\n{clear_number}\n{facts['reason']}", facts
     facts.update(
         kind="task",
         task_id=_get(ti, "task_id"),
@@ -147,7 +148,9 @@ def _event(context: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
     if ti is None or not facts["dag_id"] or not facts["task_id"] or not facts["run_id"]:
         return None, facts
     return (
-        f"task\n{facts['dag_id']}\n{facts['task_id']}\n{facts['run_id']}\n{facts['map_index']}\n{facts['try_number']}",
+        # The state tells one callback of a try from another (execute, retry, failure, success...).
+        f"task\n{facts['dag_id']}\n{facts['task_id']}\n{facts['run_id']}\n{facts['map_index']}\n{facts['try_number']}"
+        f"\n{facts['state']}",
         facts,
     )
 

@@ -24,7 +24,11 @@ def register_dag(dag) -> None:
 
 
 def task_context(
-    task_id: str = "load", try_number: int = 1, run_id: str = "scheduled__2026-01-01", dag_id: str = "nightly"
+    task_id: str = "load",
+    try_number: int = 1,
+    run_id: str = "scheduled__2026-01-01",
+    dag_id: str = "nightly",
+    state: str = "failed",
 ) -> dict[str, Any]:
     """What a task's on_failure_callback receives, with the parts the notifier reads."""
     from airflow.sdk import DAG
@@ -36,7 +40,7 @@ def task_context(
         run_id=run_id,
         map_index=-1,
         try_number=try_number,
-        state="failed",
+        state=state,
         log_url=f"https://airflow.example.com/dags/{dag_id}/runs/{run_id}/tasks/{task_id}?try_number={try_number}",
     )
     return {"dag": dag, "ti": ti, "task_instance": ti, "run_id": run_id}

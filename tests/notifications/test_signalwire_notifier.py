@@ -82,6 +82,17 @@ def test_repeated_callback_for_the_same_try_sends_nothing_more(emulator, markers
     assert bodies_to(emulator, ONCALL) == ["load failed", "load failed"]
 
 
+def test_one_notifier_on_two_callbacks_of_the_same_try_sends_for_each(emulator, markers):
+    # e.g. on_execute_callback and on_failure_callback: two events of one try, two alerts.
+    notifier = SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="{{ ti.state }}", marker_dir=markers)
+
+    notifier(task_context(state="running"))
+    notifier(task_context(state="failed"))
+    notifier(task_context(state="failed"))
+
+    assert bodies_to(emulator, ONCALL) == ["running", "failed"]
+
+
 def test_another_notifier_on_the_same_failure_still_sends(emulator, markers):
     SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="to the team", marker_dir=markers)(task_context())
     SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="to the pager", marker_dir=markers)(task_context())
