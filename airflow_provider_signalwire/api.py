@@ -90,7 +90,24 @@ def normalize_base_url(base_url: str) -> str:
         )
     if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
         raise SignalWireInputError("The SignalWire base_url override must not carry user info, a query or a fragment.")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        # The API token travels in every request: in clear text only to this machine (a local emulator).
+        raise SignalWireInputError(
+            "The SignalWire base_url override may use http:// only for a loopback host (127.0.0.1, localhost, "
+            f"::1), such as the local emulator; use https:// for {parts.hostname!r}."
+        )
     return base_url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _read_timeout(value: Any) -> float:
@@ -632,9 +649,13 @@ class ListPlan:
         return [item for item in found if self.accept(item)] if self.window else found
 
 
-def next_page_request(page: Mapping[str, Any], base_path: str = "") -> ApiRequest | None:
+def next_page_request(
+    page: Mapping[str, Any], base_path: str = "", fetched: set[str] | None = None
+) -> ApiRequest | None:
     """
-    The request for the page after ``page``: ``next_page_uri`` verbatim, or ``None`` on the last page.
+    The request for the page after ``page``: ``next_page_uri`` verbatim, or ``None`` on the last page
+    (and when it points back at a page already in ``fetched``, so that a server repeating itself cannot
+    make the listing loop forever).
 
     The URI is a path on the Space. An absolute URI is followed only when it is a bare path on the
     same origin, so the token never goes elsewhere.
@@ -648,21 +669,25 @@ def next_page_request(page: Mapping[str, Any], base_path: str = "") -> ApiReques
     if parts.scheme or parts.netloc:
         # Only the path and query are taken: the host is always the connection's own.
         uri = parts.path + (f"?{parts.query}" if parts.query else "")
+    if fetched is not None and uri in fetched:
+        return None
     return ApiRequest("GET", check_relative_path(uri))
 
 
 def iterate_pages(plan: ListPlan, fetch: Callable[[ApiRequest], Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
     """Yield the items of every page, following ``next_page_uri``, up to the plan's limit."""
     count = 0
+    fetched: set[str] = set()
     request: ApiRequest | None = plan.first_request
     while request is not None:
+        fetched.add(request.path)
         page = fetch(request)
         for item in plan.items(page):
             yield item
             count += 1
             if plan.limit is not None and count >= plan.limit:
                 return
-        request = next_page_request(page, plan.first_request.path)
+        request = next_page_request(page, plan.first_request.path, fetched)
 
 
 def check_relative_path(path: Any) -> str:
@@ -910,6 +935,23 @@ def connection_error(request: ApiRequest, detail: str, *, request_sent: bool) ->
 # --------------------------------------------------------------------------------------------------
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Answers that mean the request was refused before anything was done. Other 4xx (408, 409, 499 from a proxy
+# in front of the Space...) may come after the request was passed on, so they do not count.
+REFUSAL_STATUSES = frozenset({400, 401, 403, 404, 405, 413, 415, 422, 429})
+
+
+def done_by_an_earlier_attempt(request: ApiRequest, error: BaseException, attempt: int) -> bool:
+    """A DELETE retried after its answer was lost finds the record gone: the delete did happen."""
+    return request.method == "DELETE" and attempt > 1 and isinstance(error, SignalWireApiError) and error.status == 404
+
+
+def certainly_not_processed(error: BaseException) -> bool:
+    """Whether a failed request certainly created nothing: refused by SignalWire, or never sent."""
+    if isinstance(error, SignalWireApiError):
+        return error.status in REFUSAL_STATUSES
+    if isinstance(error, SignalWireConnectionError):
+        return not error.request_may_have_been_processed
+    return False
 
 
 class RetryPolicy:
@@ -961,13 +1003,12 @@ class RetryPolicy:
         return "RetryPolicy(" + ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items()) + ")"
 
     def should_retry(self, request: ApiRequest, error: BaseException) -> bool:
-        if isinstance(error, SignalWireApiError):
-            if error.status == 429:
-                return True
-            return error.status in RETRYABLE_STATUSES and not request.is_create
-        if isinstance(error, SignalWireConnectionError):
-            return not (request.is_create and error.request_may_have_been_processed)
-        return False
+        if not isinstance(error, (SignalWireApiError, SignalWireConnectionError)):
+            return False
+        if isinstance(error, SignalWireApiError) and error.status not in RETRYABLE_STATUSES:
+            return False
+        # A create is sent again only when the first one certainly created nothing (429, never sent).
+        return not request.is_create or certainly_not_processed(error)
 
     def wait_seconds(self, attempt: int, error: BaseException | None) -> float:
         retry_after = getattr(error, "retry_after", None)

@@ -70,7 +70,10 @@ def test_space_forms_that_are_refused(given):
 
 def test_base_url_override_is_checked():
     assert normalize_base_url("http://127.0.0.1:8765/") == "http://127.0.0.1:8765"
-    for bad in ("ftp://x", "127.0.0.1:8765", "http://u:p@127.0.0.1", "http://127.0.0.1/?q=1", " http://x"):
+    assert normalize_base_url("https://proxy.example.com/signalwire") == "https://proxy.example.com/signalwire"
+    assert normalize_base_url("http://localhost:8765") == "http://localhost:8765"
+    bad_ones = ("ftp://x", "127.0.0.1:8765", "http://u:p@127.0.0.1", "http://127.0.0.1/?q=1", " http://x")
+    for bad in (*bad_ones, "http://proxy.example.com", "http://10.0.0.5:8765"):
         with pytest.raises(SignalWireInputError, match="base_url"):
             normalize_base_url(bad)
 
@@ -366,3 +369,20 @@ def test_backoff_grows_with_jitter_and_honours_retry_after():
     assert policy.wait_seconds(1, SignalWireApiError(status=429, method="GET", path="/", retry_after=7)) == 7
     with pytest.raises(SignalWireInputError):
         RetryPolicy(max_attempts=0)
+
+
+def test_only_refusals_and_unsent_requests_count_as_certainly_not_processed():
+    from airflow_provider_signalwire.api import certainly_not_processed
+
+    for status in (400, 401, 403, 404, 422, 429):
+        assert certainly_not_processed(SignalWireApiError(status=status, method="POST", path="/x"))
+    for status in (408, 409, 499, 500, 502, 503):
+        assert not certainly_not_processed(SignalWireApiError(status=status, method="POST", path="/x"))
+    assert certainly_not_processed(SignalWireConnectionError("refused", request_may_have_been_processed=False))
+    assert not certainly_not_processed(SignalWireConnectionError("dropped", request_may_have_been_processed=True))
+
+
+def test_a_next_page_uri_that_repeats_ends_the_listing():
+    uri = "/api/laml/2010-04-01/Accounts/a/Messages?Page=1&PageToken=PA1"
+    assert next_page_request({"next_page_uri": uri}, fetched=set()) is not None
+    assert next_page_request({"next_page_uri": uri}, fetched={uri}) is None

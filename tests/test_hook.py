@@ -318,3 +318,17 @@ def _wait_for(condition, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.02)
+
+
+def test_a_delete_whose_answer_was_lost_is_not_reported_as_a_failure(hook, signalwire_conn):
+    message = signalwire_conn.inject_inbound_message("+15557654321", FROM, body="old")
+    signalwire_conn.add_fault(method="DELETE", path=r"/Messages/", kind="drop_after", times=1)
+    assert hook.delete_message(message["sid"]) is None
+    assert signalwire_conn.count_requests("DELETE") == 2  # the retry found it gone: the first one had worked
+    assert signalwire_conn.get_message(message["sid"]) is None
+
+
+def test_a_delete_of_an_unknown_sid_still_fails(hook):
+    with pytest.raises(SignalWireApiError) as info:
+        hook.delete_message("00000000-0000-0000-0000-000000000000")
+    assert info.value.status == 404

@@ -28,6 +28,7 @@ from airflow_provider_signalwire.api import (
     SignalWireApi,
     api_error,
     connection_error,
+    done_by_an_earlier_attempt,
     iterate_pages,
     next_page_request,
 )
@@ -152,8 +153,20 @@ class SignalWireHook(BaseHook):
             return self._send_once(request)
         from tenacity import Retrying
 
+        attempt = 0
+
+        def send(request: ApiRequest) -> Any:
+            nonlocal attempt
+            attempt += 1
+            try:
+                return self._send_once(request)
+            except SignalWireApiError as error:
+                if done_by_an_earlier_attempt(request, error, attempt):
+                    return None
+                raise
+
         retrying = Retrying(**self.retry_policy.tenacity_arguments(request, self.log))
-        return retrying(self._send_once, request)
+        return retrying(send, request)
 
     def _list(self, plan: ListPlan) -> Iterator[dict[str, Any]]:
         return iterate_pages(plan, self._call)
@@ -435,15 +448,17 @@ class SignalWireAsyncHook:
     async def _list(self, plan: ListPlan) -> AsyncIterator[dict[str, Any]]:
         # The async twin of api.iterate_pages: same plan, same next_page_uri rule.
         count = 0
+        fetched: set[str] = set()
         request: ApiRequest | None = plan.first_request
         while request is not None:
+            fetched.add(request.path)
             page = await self._call(request)
             for item in plan.items(page):
                 yield item
                 count += 1
                 if plan.limit is not None and count >= plan.limit:
                     return
-            request = next_page_request(page, plan.first_request.path)
+            request = next_page_request(page, plan.first_request.path, fetched)
 
     async def list_calls(
         self, *, page_size: int | None = None, limit: int | None = None, **filters: Any

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 from airflow.sdk import BaseOperator, conf
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_signalwire.api import Resource, parse_api_datetime
+from airflow_provider_signalwire.api import Resource, certainly_not_processed, parse_api_datetime
 from airflow_provider_signalwire.exceptions import (
     SignalWireApiError,
     SignalWireConnectionError,
@@ -346,9 +346,7 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
         try:
             resource = self.create(arguments)
         except (SignalWireApiError, SignalWireConnectionError) as error:
-            refused = isinstance(error, SignalWireApiError) and error.status < 500
-            unsent = isinstance(error, SignalWireConnectionError) and not error.request_may_have_been_processed
-            if marker is not None and not (refused or unsent):
+            if marker is not None and not certainly_not_processed(error):
                 self.log.error(
                     "SignalWire may have created the %s; a retry of this task looks for it before creating one.",
                     self.resource_type,
