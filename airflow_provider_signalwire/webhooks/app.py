@@ -123,7 +123,9 @@ def public_url(request: Request, conn_id: str, kind: str, base_url: str | None) 
     if not base_url:
         return str(request.url)
     query = request.url.query
-    return base_url.rstrip("/") + webhook_path(conn_id, kind) + (f"?{query}" if query else "")
+    # A number configured with a trailing slash is signed with it.
+    slash = "/" if request.url.path.endswith("/") else ""
+    return base_url.rstrip("/") + webhook_path(conn_id, kind) + slash + (f"?{query}" if query else "")
 
 
 def _form_fields(pairs: list[tuple[str, str]]) -> dict[str, Any]:

@@ -293,6 +293,20 @@ def test_public_url_comes_from_the_connection_extra(client, monkeypatch):
     assert len(events(f"signalwire://{conn_id}/messages")) == 1
 
 
+def test_a_number_configured_with_a_trailing_slash_is_checked_with_it(client, monkeypatch):
+    conn_id = f"sw_webhooks_{uuid.uuid4().hex[:10]}"
+    public = "https://abc123.tunnel.example"
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", connection_json(webhook_base_url=public))
+    params = inbound_sms()
+    path = f"/signalwire/webhooks/{conn_id}/messages/"
+    signature = sign_form(SIGNING_KEY, public + path, params)
+
+    answer = client.post(path, data=params, headers={"X-SignalWire-Signature": signature})
+
+    assert answer.status_code == 200
+    assert len(events(f"signalwire://{conn_id}/messages")) == 1
+
+
 def test_public_url_falls_back_to_api_base_url(client, webhook_conn_id, monkeypatch):
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.org")
     url = f"https://airflow.example.org/signalwire/webhooks/{webhook_conn_id}/messages"
