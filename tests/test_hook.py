@@ -332,3 +332,43 @@ def test_a_delete_of_an_unknown_sid_still_fails(hook):
     with pytest.raises(SignalWireApiError) as info:
         hook.delete_message("00000000-0000-0000-0000-000000000000")
     assert info.value.status == 404
+
+
+@pytest.mark.parametrize("httpx_has_transport_routing", [True, False])
+def test_async_hook_reads_with_or_without_httpx_transport_routing(
+    signalwire_conn, monkeypatch, httpx_has_transport_routing
+):
+    import asyncio
+
+    import httpx
+
+    from airflow_provider_signalwire.hooks import signalwire as hook_module
+    from airflow_provider_signalwire.hooks.signalwire import SignalWireAsyncHook, close_shared_clients
+
+    sent_through_transport: list[bool] = []
+    real_transport_for = hook_module._transport_for
+
+    def transport_for(client: httpx.AsyncClient, request: httpx.Request):
+        transport = real_transport_for(client, request) if httpx_has_transport_routing else None
+        sent_through_transport.append(transport is not None)
+        return transport
+
+    monkeypatch.setattr(hook_module, "_transport_for", transport_for)
+    message = signalwire_conn.inject_inbound_message("+15557654321", FROM, body="hi")
+    signalwire_conn.add_fault(method="GET", path=r"/Messages/", kind="status", status=503, times=1)
+
+    async def read() -> tuple[dict, list]:
+        hook = SignalWireAsyncHook(retry_policy=RetryPolicy(max_attempts=2, initial_backoff=0.01))
+        try:
+            found = await hook.get_message(message["sid"])
+            with pytest.raises(SignalWireApiError) as missing:
+                await hook.get_message("00000000-0000-0000-0000-000000000000")
+            return found, [missing.value.status, missing.value.code]
+        finally:
+            await close_shared_clients()
+
+    found, missing = asyncio.run(read())
+    assert found["sid"] == message["sid"] and found["body"] == "hi"
+    assert missing == [404, 20404]
+    assert signalwire_conn.count_requests("GET") == 3  # the 503 was retried once
+    assert sent_through_transport == [httpx_has_transport_routing] * 3
