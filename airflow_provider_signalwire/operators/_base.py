@@ -112,6 +112,20 @@ class SignalWireBaseOperator(BaseOperator):
         return {name: value for name in names if (value := getattr(self, name)) is not None}
 
 
+class SignalWireSidOperator(SignalWireBaseOperator):
+    """
+    Base of the operators that act on one call or message named by its SID.
+
+    :param sid: the SID (templated).
+    """
+
+    template_fields: Sequence[str] = (*SignalWireBaseOperator.template_fields, "sid")
+
+    def __init__(self, *, sid: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sid = sid
+
+
 class SignalWireSearchOperator(SignalWireBaseOperator):
     """
     Base of the search operators: list with the hook's filters, return a list of the API's resource dicts.

@@ -19,6 +19,7 @@ from airflow_provider_signalwire.operators._base import (
     SignalWireBaseOperator,
     SignalWireCreateOperator,
     SignalWireSearchOperator,
+    SignalWireSidOperator,
     earliest_match_since,
     filter_names,
 )
@@ -191,24 +192,18 @@ class SignalWireCreateCallOperator(SignalWireCreateOperator):
         return earliest_match_since(calls, since, lambda call: True)
 
 
-class SignalWireGetCallOperator(SignalWireBaseOperator):
+class SignalWireGetCallOperator(SignalWireSidOperator):
     """
     Look up a call by SID; returns the call (the API's dict) to XCom.
 
     :param sid: the call's SID (templated).
     """
 
-    template_fields: Sequence[str] = (*SignalWireBaseOperator.template_fields, "sid")
-
-    def __init__(self, *, sid: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.sid = sid
-
     def execute(self, context: Context) -> dict[str, Any]:
         return self.hook.get_call(self.sid)
 
 
-class SignalWireUpdateCallOperator(SignalWireBaseOperator):
+class SignalWireUpdateCallOperator(SignalWireSidOperator):
     """
     Update a live call: redirect it, cancel or hang it up, or change its callbacks; returns the call.
 
@@ -221,7 +216,7 @@ class SignalWireUpdateCallOperator(SignalWireBaseOperator):
     :param status_callback: the URL told of status changes; ``status_callback_method``: ``GET`` or ``POST``.
     """
 
-    template_fields: Sequence[str] = (*SignalWireBaseOperator.template_fields, "sid", *UPDATE_CALL_PARAMS)
+    template_fields: Sequence[str] = (*SignalWireSidOperator.template_fields, *UPDATE_CALL_PARAMS)
 
     def __init__(
         self,
@@ -236,8 +231,7 @@ class SignalWireUpdateCallOperator(SignalWireBaseOperator):
         status_callback_method: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.sid = sid
+        super().__init__(sid=sid, **kwargs)
         self.url = url
         self.method = method
         self.status = status
@@ -252,18 +246,12 @@ class SignalWireUpdateCallOperator(SignalWireBaseOperator):
         return call
 
 
-class SignalWireDeleteCallOperator(SignalWireBaseOperator):
+class SignalWireDeleteCallOperator(SignalWireSidOperator):
     """
     Delete a finished call's record; returns its SID to XCom.
 
     :param sid: the call's SID (templated).
     """
-
-    template_fields: Sequence[str] = (*SignalWireBaseOperator.template_fields, "sid")
-
-    def __init__(self, *, sid: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.sid = sid
 
     def execute(self, context: Context) -> str:
         self.hook.delete_call(self.sid)

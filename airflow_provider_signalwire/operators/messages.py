@@ -12,6 +12,7 @@ from airflow_provider_signalwire.operators._base import (
     SignalWireBaseOperator,
     SignalWireCreateOperator,
     SignalWireSearchOperator,
+    SignalWireSidOperator,
     earliest_match_since,
     filter_names,
 )
@@ -119,35 +120,23 @@ class SignalWireSendMessageOperator(SignalWireCreateOperator):
         return earliest_match_since(self.hook.list_messages(limit=DEDUP_SCAN_LIMIT, **filters), since, same)
 
 
-class SignalWireGetMessageOperator(SignalWireBaseOperator):
+class SignalWireGetMessageOperator(SignalWireSidOperator):
     """
     Look up a message by SID; returns the message (the API's dict) to XCom.
 
     :param sid: the message's SID (templated).
     """
 
-    template_fields: Sequence[str] = (*SignalWireBaseOperator.template_fields, "sid")
-
-    def __init__(self, *, sid: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.sid = sid
-
     def execute(self, context: Context) -> dict[str, Any]:
         return self.hook.get_message(self.sid)
 
 
-class SignalWireRedactMessageOperator(SignalWireBaseOperator):
+class SignalWireRedactMessageOperator(SignalWireSidOperator):
     """
     Clear a sent or received message's body; returns the message (the API's dict) to XCom.
 
     :param sid: the message's SID (templated).
     """
-
-    template_fields: Sequence[str] = (*SignalWireBaseOperator.template_fields, "sid")
-
-    def __init__(self, *, sid: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.sid = sid
 
     def execute(self, context: Context) -> dict[str, Any]:
         message = self.hook.redact_message(self.sid)
@@ -155,18 +144,12 @@ class SignalWireRedactMessageOperator(SignalWireBaseOperator):
         return message
 
 
-class SignalWireDeleteMessageOperator(SignalWireBaseOperator):
+class SignalWireDeleteMessageOperator(SignalWireSidOperator):
     """
     Delete a message that is no longer queued; returns its SID to XCom.
 
     :param sid: the message's SID (templated).
     """
-
-    template_fields: Sequence[str] = (*SignalWireBaseOperator.template_fields, "sid")
-
-    def __init__(self, *, sid: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.sid = sid
 
     def execute(self, context: Context) -> str:
         self.hook.delete_message(self.sid)

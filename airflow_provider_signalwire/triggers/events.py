@@ -58,17 +58,25 @@ if TYPE_CHECKING:
 DEFAULT_EVENT_POLL_INTERVAL = 30.0
 
 
-def message_event(seen: SeenItem, media_urls: list[str]) -> dict[str, Any]:
-    """The payload of a new-message event."""
+def _event(resource: str, seen: SeenItem) -> dict[str, Any]:
+    """What every new-item event carries."""
     item = seen.item
     return {
-        "resource": "message",
+        "resource": resource,
         "sid": seen.sid,
         "from": item.get("from"),
         "to": item.get("to"),
         "status": item.get("status"),
         "direction": item.get("direction"),
         "date": seen.date.isoformat(),
+    }
+
+
+def message_event(seen: SeenItem, media_urls: list[str]) -> dict[str, Any]:
+    """The payload of a new-message event."""
+    item = seen.item
+    return {
+        **_event("message", seen),
         "body": item.get("body"),
         "num_media": _int(item.get("num_media")),
         "media_urls": media_urls,
@@ -79,13 +87,7 @@ def call_event(seen: SeenItem) -> dict[str, Any]:
     """The payload of a new-call event."""
     item = seen.item
     return {
-        "resource": "call",
-        "sid": seen.sid,
-        "from": item.get("from"),
-        "to": item.get("to"),
-        "status": item.get("status"),
-        "direction": item.get("direction"),
-        "date": seen.date.isoformat(),
+        **_event("call", seen),
         "duration": _int(item.get("duration")),
         "parent_call_sid": item.get("parent_call_sid"),
     }
