@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow_provider_signalwire.compat import AirflowException, AirflowFailException
 
 
 class SignalWireInputError(AirflowFailException, ValueError):

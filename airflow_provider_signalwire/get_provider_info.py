@@ -11,7 +11,8 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-signalwire",
         "name": "SignalWire",
-        "description": "Place and manage calls, send and manage SMS/MMS, and react to them, with SignalWire.",
+        "description": "Place and manage calls, send and manage SMS/MMS, and react to them, with SignalWire. "
+        "Requires Apache Airflow 3.1+.",
         "integrations": [
             {
                 "integration-name": "SignalWire",
@@ -98,9 +99,6 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "notifications": [f"{_PACKAGE}.notifications.signalwire.SignalWireNotifier"],
-        "plugins": [
-            {"name": "signalwire_webhooks", "plugin-class": f"{_PACKAGE}.webhooks.plugin.SignalWireWebhookPlugin"}
-        ],
         "asset-uris": [{"schemes": ["signalwire"], "handler": f"{_PACKAGE}.webhooks.normalize_asset_uri"}],
         "config": {
             "signalwire": {

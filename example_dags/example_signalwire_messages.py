@@ -13,7 +13,12 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
+from airflow.sdk import DAG, Param, task
+
+try:
+    from airflow.sdk import CronDataIntervalTimetable
+except ImportError:  # Airflow 3.1: airflow.sdk exports it from 3.2 on
+    from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_provider_signalwire.operators import (
     SignalWireSearchMessagesOperator,

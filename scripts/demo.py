@@ -48,7 +48,9 @@ def _run(args: list[str], env: dict[str, str]) -> bool:
     with LOG.open("a") as log:
         log.write(f"\n$ {' '.join(args)}\n")
         log.flush()
-        return subprocess.run(args, env=env, stdout=log, stderr=subprocess.STDOUT, check=False).returncode == 0
+        # Run from the Airflow home, not the checkout: from here Airflow would find the package twice.
+        result = subprocess.run(args, env=env, stdout=log, stderr=subprocess.STDOUT, check=False, cwd=HOME)
+        return result.returncode == 0
 
 
 def _control(base_url: str, path: str, payload: dict | None = None) -> dict:
@@ -75,7 +77,7 @@ with create_session() as session:
             found[f"{row.dag_id}.{row.task_id}"] = len(value)
 print(json.dumps(found))
 """
-    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False)
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False, cwd=HOME)
     try:
         return json.loads(out.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):

@@ -342,18 +342,18 @@ def test_async_hook_reads_with_or_without_httpx_transport_routing(
 
     import httpx
 
-    from airflow_provider_signalwire.hooks import signalwire as hook_module
+    from airflow_provider_signalwire import compat
     from airflow_provider_signalwire.hooks.signalwire import SignalWireAsyncHook, close_shared_clients
 
     sent_through_transport: list[bool] = []
-    real_transport_for = hook_module._transport_for
+    real_transport_for = compat.httpx_transport_for
 
     def transport_for(client: httpx.AsyncClient, request: httpx.Request):
         transport = real_transport_for(client, request) if httpx_has_transport_routing else None
         sent_through_transport.append(transport is not None)
         return transport
 
-    monkeypatch.setattr(hook_module, "_transport_for", transport_for)
+    monkeypatch.setattr(compat, "httpx_transport_for", transport_for)
     message = signalwire_conn.inject_inbound_message("+15557654321", FROM, body="hi")
     signalwire_conn.add_fault(method="GET", path=r"/Messages/", kind="status", status=503, times=1)
 

@@ -91,10 +91,23 @@ class SignalWireHook(BaseHook):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(signalwire_conn_id={self.signalwire_conn_id!r})"
 
+    # Airflow 3.1 reads the connection form from these; 3.2+ from the provider info, which they are built from.
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        from airflow_provider_signalwire.hooks.connection_form import ui_field_behaviour
+
+        return ui_field_behaviour()
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        from airflow_provider_signalwire.hooks.connection_form import connection_form_widgets
+
+        return connection_form_widgets()
+
     @cached_property
     def settings(self) -> ConnectionSettings:
         """The connection, read once and checked."""
-        from airflow.sdk.log import mask_secret
+        from airflow_provider_signalwire.compat import mask_secret
 
         conn = self.get_connection(self.signalwire_conn_id)
         settings = ConnectionSettings.from_connection(
@@ -265,7 +278,7 @@ class SignalWireHook(BaseHook):
 
 def _masked(params: dict[str, Any]) -> dict[str, Any]:
     """Register secret parameters (SIP passwords) with Airflow's log masker before they are used."""
-    from airflow.sdk.log import mask_secret
+    from airflow_provider_signalwire.compat import mask_secret
 
     for name in SECRET_PARAMS:
         if isinstance(params.get(name), str) and params[name]:
@@ -335,12 +348,6 @@ def _shared_client(settings: ConnectionSettings, key: tuple[str, ...]) -> httpx.
     return client
 
 
-def _transport_for(client: httpx.AsyncClient, request: httpx.Request) -> httpx.AsyncBaseTransport | None:
-    """The transport ``client`` sends ``request`` through, or ``None`` where httpx does not tell it."""
-    route = getattr(client, "_transport_for_url", None)
-    return route(request.url) if route is not None else None
-
-
 async def close_shared_clients() -> None:
     """Close the pooled clients of the running event loop (for tests and clean shutdowns)."""
     clients = _CLIENTS.pop(asyncio.get_running_loop(), {})
@@ -390,7 +397,7 @@ class SignalWireAsyncHook:
 
     async def get_settings(self) -> ConnectionSettings:
         if self._settings is None:
-            from airflow.sdk.log import amask_secret
+            from airflow_provider_signalwire.compat import amask_secret
 
             conn = await BaseHook.aget_connection(self.signalwire_conn_id)
             extra = await conn.aextra_dejson() if hasattr(conn, "aextra_dejson") else conn.extra_dejson
@@ -412,6 +419,8 @@ class SignalWireAsyncHook:
     async def _send_once(self, request: ApiRequest) -> Any:
         import httpx
 
+        from airflow_provider_signalwire.compat import httpx_transport_for
+
         settings = self._settings or await self.get_settings()
         if not self._client_key:
             self._client_key = _client_key(settings)
@@ -428,7 +437,7 @@ class SignalWireAsyncHook:
             # The client's transport for this URL (its pool, or an environment proxy's), without the client's
             # per-request auth, redirect and cookie handling, none of which a poll needs: this is most of the
             # CPU a poll costs besides the HTTP exchange itself. Where httpx lacks the hook, the plain send.
-            transport = _transport_for(client, outgoing)
+            transport = httpx_transport_for(client, outgoing)
             if transport is None:
                 response = await client.send(outgoing)
             else:

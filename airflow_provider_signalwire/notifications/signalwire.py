@@ -43,7 +43,7 @@ MARKER_DIR_OPTION = ("signalwire", "notifier_marker_dir")
 
 def default_marker_dir() -> str:
     """``[signalwire] notifier_marker_dir``, else ``$AIRFLOW_HOME/signalwire/notifier-markers``."""
-    from airflow.sdk import conf
+    from airflow_provider_signalwire.compat import conf
 
     configured = conf.get(*MARKER_DIR_OPTION, fallback="") or ""
     if configured:
@@ -171,7 +171,7 @@ def default_body(facts: Mapping[str, Any]) -> str:
     if facts.get("kind") == "dag":
         from urllib.parse import quote
 
-        from airflow.sdk import conf
+        from airflow_provider_signalwire.compat import conf
 
         # The same base as the task log links (``ti.log_url``).
         base = (conf.get("api", "base_url", fallback="") or "http://localhost:8080").rstrip("/")
@@ -260,6 +260,13 @@ class SignalWireNotifier(BaseNotifier):
 
     def _render_and_notify(self, *args: Any) -> None:
         super().__call__(*args)
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        # Airflow before 3.3 keeps a field's template when it renders empty ("{{ '' }}" would stay as written).
+        if not jinja_env:
+            jinja_env = self.get_template_env(dag=context.get("dag"))
+        for name in self.template_fields:
+            setattr(self, name, self.render_template(getattr(self, name), context, jinja_env))
 
     def get_template_env(self, dag: Any = None) -> Any:
         # A DAG-level callback run by ``dag.test()`` gets a serialized DAG, which has no template environment.

@@ -22,10 +22,10 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
-from airflow.sdk import BaseOperator, conf
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk import BaseOperator
 
 from airflow_provider_signalwire.api import Resource, certainly_not_processed, parse_api_datetime
+from airflow_provider_signalwire.compat import AirflowException, conf
 from airflow_provider_signalwire.exceptions import (
     SignalWireApiError,
     SignalWireConnectionError,

@@ -149,7 +149,7 @@ class SignalWireCreateCallOperator(SignalWireCreateOperator):
         self.trim = trim
         self.sip_auth_username = sip_auth_username
         if sip_auth_password:
-            from airflow.sdk.log import mask_secret
+            from airflow_provider_signalwire.compat import mask_secret
 
             mask_secret(sip_auth_password)
         self.sip_auth_password = sip_auth_password

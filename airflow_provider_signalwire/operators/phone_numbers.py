@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowFailException
-
 from airflow_provider_signalwire.api import (
     PHONE_NUMBER_WEBHOOK_PARAMS,
     find_phone_number,
@@ -16,6 +14,7 @@ from airflow_provider_signalwire.api import (
     phone_numbers_in_page,
     update_phone_number,
 )
+from airflow_provider_signalwire.compat import AirflowFailException
 from airflow_provider_signalwire.operators._base import SignalWireBaseOperator
 
 if TYPE_CHECKING:

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_signalwire.compat import conf
 from airflow_provider_signalwire.exceptions import SignalWireInputError
 
 if TYPE_CHECKING:

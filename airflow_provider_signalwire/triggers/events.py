@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from airflow_provider_signalwire.api import media_content_url
+from airflow_provider_signalwire.compat import asset_state_accessors
 from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireConnectionError
 from airflow_provider_signalwire.triggers.new_items import (
     DEFAULT_MAX_CONSECUTIVE_FAILURES,
@@ -113,7 +114,7 @@ class CursorStore:
 
     def __init__(self, store: Any, key: str) -> None:
         self.key = key
-        self.accessors = _accessors(store)
+        self.accessors = asset_state_accessors(store)
 
     @property
     def available(self) -> bool:
@@ -133,16 +134,6 @@ class CursorStore:
         value = cursor.to_json()
         # Shielded: a trigger cancelled mid-write (a triggerer shutting down) still records what it handed over.
         await asyncio.shield(asyncio.gather(*(accessor.aset(self.key, value) for accessor in self.accessors)))
-
-
-def _accessors(store: Any) -> list[Any]:
-    if store is None:
-        return []
-    # Airflow's AssetStateStoreAccessors answers aget/aset itself only when it holds exactly one asset.
-    by_name, by_uri = getattr(store, "_by_name", None), getattr(store, "_by_uri", None)
-    if isinstance(by_name, dict) and isinstance(by_uri, dict):
-        return [*by_name.values(), *by_uri.values()]
-    return [store] if hasattr(store, "aget") and hasattr(store, "aset") else []
 
 
 class _SignalWireNewItemsEventTrigger(BaseEventTrigger):

@@ -90,9 +90,9 @@ async def _read_body(request: Request) -> bytes:
 def _load_signing_settings(conn_id: str) -> tuple[str | None, str | None]:
     """The connection's Signing Key and public base URL; ``(None, None)`` when it cannot be used."""
     from airflow.sdk import BaseHook
-    from airflow.sdk.log import mask_secret
 
     from airflow_provider_signalwire.api import ConnectionSettings
+    from airflow_provider_signalwire.compat import mask_secret
 
     try:
         conn = BaseHook.get_connection(conn_id)
@@ -117,7 +117,7 @@ def _load_signing_settings(conn_id: str) -> tuple[str | None, str | None]:
 def public_url(request: Request, conn_id: str, kind: str, base_url: str | None) -> str:
     """The URL SignalWire requested, as it signed it: the public base URL, the receiver's path and the query."""
     if not base_url:
-        from airflow.sdk import conf
+        from airflow_provider_signalwire.compat import conf
 
         base_url = conf.get("api", "base_url", fallback="") or None
     if not base_url:
@@ -174,63 +174,31 @@ def delivery_key(kind: str, fields: dict[str, Any]) -> str:
 
 def record_webhook_event(uri: str, extra: dict[str, Any]) -> bool:
     """
-    Record one asset event for ``uri`` unless one with the same delivery key exists; True when recorded.
-
-    The asset is created when no DAG declared it yet. Concurrent deliveries of one webhook are serialised
-    by locking the asset's row before the check: ``SELECT ... FOR UPDATE`` where the database has row locks
-    (read before any plain read, so that MySQL's snapshot comes after the lock), and a no-op update, which on
-    SQLite takes the writer lock.
+    Record one asset event for ``uri`` unless one with the same delivery key (or signature) was recorded within
+    :data:`DEDUP_WINDOW`; True when recorded. The asset is created when no DAG declared it yet.
     """
-    from airflow.assets.manager import asset_manager
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.serialization.definitions.assets import SerializedAsset
-    from airflow.utils.session import create_session
-    from airflow.utils.sqlalchemy import with_row_locks
-    from sqlalchemy import or_, select, update
-    from sqlalchemy.exc import IntegrityError, OperationalError
+    from sqlalchemy import JSON, or_, select, type_coerce
+
+    from airflow_provider_signalwire.compat import record_asset_event_once
 
     key = extra[DEDUP_KEY_FIELD]
     signed = extra.get(DEDUP_SIGNATURE_FIELD)
-    for attempt in range(3):
-        try:
-            with create_session() as session:
-                lookup = select(AssetModel).where(AssetModel.uri == uri).order_by(AssetModel.id)
-                assets = list(session.scalars(with_row_locks(lookup, session=session, key_share=False)))
-                if not assets:
-                    new = SerializedAsset(name=uri, uri=uri, group="asset", extra={}, watchers=[])
-                    assets = asset_manager.create_assets([new], session=session)
-                    session.flush()
-                ids = [asset.id for asset in assets]
-                session.execute(
-                    update(AssetModel)
-                    .where(AssetModel.id.in_(ids))
-                    .values(id=AssetModel.id)
-                    .execution_options(synchronize_session=False)
-                )
-                seen = session.scalar(
-                    select(AssetEvent.id)
-                    .where(
-                        AssetEvent.asset_id.in_(ids),
-                        AssetEvent.timestamp >= datetime.now(UTC) - DEDUP_WINDOW,
-                        or_(
-                            AssetEvent.extra[DEDUP_KEY_FIELD].as_string() == key,
-                            AssetEvent.extra[DEDUP_SIGNATURE_FIELD].as_string() == signed,
-                        )
-                        if signed
-                        else AssetEvent.extra[DEDUP_KEY_FIELD].as_string() == key,
-                    )
-                    .limit(1)
-                )
-                if seen is not None:
-                    return False
-                for asset in assets:
-                    asset_manager.register_asset_change(asset=asset, extra=extra, session=session, source_is_api=True)
-            return True
-        except (IntegrityError, OperationalError):
-            # Another request created the same asset at the same moment, or held the lock too long: start over.
-            if attempt == 2:
-                raise
-    return False
+
+    def seen(session: Any, asset_event: Any, asset_ids: list[int]) -> bool:
+        # Airflow 3.1 declares the column with a JSON type that cannot be indexed in a query; 3.2+ with sa.JSON.
+        extra = type_coerce(asset_event.extra, JSON)
+        same = extra[DEDUP_KEY_FIELD].as_string() == key
+        if signed:
+            same = or_(same, extra[DEDUP_SIGNATURE_FIELD].as_string() == signed)
+        since = datetime.now(UTC) - DEDUP_WINDOW
+        found = session.scalar(
+            select(asset_event.id)
+            .where(asset_event.asset_id.in_(asset_ids), asset_event.timestamp >= since, same)
+            .limit(1)
+        )
+        return found is not None
+
+    return record_asset_event_once(uri, extra, seen=seen)
 
 
 @app.api_route("/webhooks/{conn_id}/{kind:path}", methods=["GET", "POST"], include_in_schema=False)

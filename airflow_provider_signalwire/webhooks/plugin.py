@@ -1,20 +1,16 @@
 """
 The Airflow plugin that mounts the SignalWire webhook receiver in Airflow's API server, at ``/signalwire``.
 
-The provider declares it twice, as Airflow's own providers do: as an ``airflow.plugins`` entry point (which
-Airflow always reads) and under ``plugins`` in its provider info (read only when ``[core]
-lazy_discover_providers`` is off).
+It is registered once, as an ``airflow.plugins`` entry point, which every supported Airflow reads whatever
+``[core] lazy_discover_providers`` says (a provider info's ``plugins`` list is read only when that is off, and
+declaring both makes Airflow warn that the plugin is already registered).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-try:
-    from airflow.sdk.plugins_manager import AirflowPlugin
-except ImportError:  # older task SDKs
-    from airflow.plugins_manager import AirflowPlugin  # type: ignore[assignment]
-
+from airflow_provider_signalwire.compat import plugin_base
 from airflow_provider_signalwire.webhooks import MOUNT_PREFIX
 
 try:
@@ -25,7 +21,7 @@ else:
     _apps = [{"app": app, "url_prefix": MOUNT_PREFIX, "name": "SignalWire webhooks"}]
 
 
-class SignalWireWebhookPlugin(AirflowPlugin):
+class SignalWireWebhookPlugin(plugin_base()):  # type: ignore[misc]
     """Serves SignalWire webhooks at ``<API server>/signalwire/webhooks/<conn_id>/<kind>``."""
 
     name = "signalwire_webhooks"

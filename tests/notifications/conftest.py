@@ -5,6 +5,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from airflow_compat import write_dags_to_db
 
 FROM_NUMBER = "+15550000001"
 ONCALL = "+15550000002"
@@ -13,14 +14,7 @@ BACKUP = "+15550000003"
 
 def register_dag(dag) -> None:
     """Write a DAG defined in a test into the metadata database, as the DAG processor would, for dag.test()."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import sync_bag_to_db
-
-    DagBundlesManager().sync_bundles_to_db()
-    bag = SimpleNamespace(
-        dags={dag.dag_id: dag}, import_errors={}, bundle_path=None, dag_warnings=set(), file_last_changed={}
-    )
-    sync_bag_to_db(bag, "dags-folder", None)
+    write_dags_to_db([dag])
 
 
 def task_context(

@@ -10,6 +10,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from airflow_compat import create_record, write_dags_to_db
+
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 FROM_NUMBER = "+15550000001"
 TO_NUMBER = "+15550000002"
@@ -64,14 +66,7 @@ def run_trigger(trigger, timeout: float = 30.0):
 
 def register_dag(dag) -> None:
     """Write a DAG defined in a test into the metadata database, as the DAG processor would, for dag.test()."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import sync_bag_to_db
-
-    DagBundlesManager().sync_bundles_to_db()
-    bag = SimpleNamespace(
-        dags={dag.dag_id: dag}, import_errors={}, bundle_path=None, dag_warnings=set(), file_last_changed={}
-    )
-    sync_bag_to_db(bag, "dags-folder", None)
+    write_dags_to_db([dag])
 
 
 def load_example_dag(name: str):
@@ -113,16 +108,12 @@ def rendered_fields(dag_run, task_id: str, map_index: int = -1) -> dict[str, Any
         return RenderedTaskInstanceFields.get_templated_fields(ti, session=session)
 
 
-def task_state(dag_run, task_id: str, key: str, map_index: int = -1) -> Any:
-    """A value in Airflow's task state store for a task instance of a finished DagRun (``None`` when absent)."""
-    import json
-
-    from airflow._shared.state import TaskScope
-    from airflow.state import get_state_backend
-
-    scope = TaskScope(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id, map_index=map_index)
-    value = get_state_backend().get(scope, key)
-    return None if value is None else json.loads(value)
+def create_record_of(dag_run, task_id: str, map_index: int = -1) -> Any:
+    """
+    The record of its create that a task instance of a DagRun kept for its retries (``None`` when absent): in
+    the task state store on Airflow 3.3+, in an Airflow Variable before (see ``airflow_compat.create_record``).
+    """
+    return create_record(dag_run.dag_id, dag_run.run_id, task_id, map_index)
 
 
 def try_numbers(dag_run) -> dict[str, int]:

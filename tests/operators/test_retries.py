@@ -16,7 +16,7 @@ from airflow_provider_signalwire.operators import SignalWireCreateCallOperator, 
 from airflow_provider_signalwire.operators._base import CREATE_MARKER_KEY, CreateMarker
 from airflow_provider_signalwire.testing.emulator import MESSAGE_UNDELIVERED_NUMBER
 
-from .helpers import FROM_NUMBER, TO_NUMBER, api_requests, make_context, task_state, try_numbers, xcom_value
+from .helpers import FROM_NUMBER, TO_NUMBER, api_requests, create_record_of, make_context, try_numbers, xcom_value
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 CXML = "https://example.com/cxml/hello.xml"
@@ -47,7 +47,22 @@ def test_message_whose_answer_was_lost_is_not_sent_again_on_retry(run_dag, signa
     assert len(signalwire_emulator.messages) == 1
     sent = signalwire_emulator.messages[0]
     assert xcom_value(dag_run, "create")["sid"] == sent["sid"]
-    assert task_state(dag_run, "create", CREATE_MARKER_KEY) is None, "the record is deleted once settled"
+    assert create_record_of(dag_run, "create") is None, "the record is deleted once settled"
+
+
+def test_a_try_that_may_have_created_leaves_its_record_for_the_next(run_dag, signalwire_emulator):
+    # Where the record is kept depends on the Airflow version (task state store, or a Variable before 3.3).
+    signalwire_emulator.add_fault("drop_after", method="POST", path=r"/Messages$")
+    with DAG("dedup_record_kept", schedule=None, start_date=START, catchup=False) as dag:
+        SignalWireSendMessageOperator(task_id="create", retries=0, to=TO_NUMBER, from_=FROM_NUMBER, body="Lost")
+
+    dag_run = run_dag(dag)
+
+    assert dag_run.state == "failed"
+    record = create_record_of(dag_run, "create")
+    assert set(record) == {"started_at"}, "a retry must look for what this try may have created"
+    started_at = datetime.fromisoformat(record["started_at"])
+    assert abs(started_at - datetime.now(UTC)) < timedelta(minutes=5)
 
 
 def test_call_whose_answer_was_lost_is_not_placed_again_on_retry(run_dag, signalwire_emulator):

@@ -6,7 +6,8 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk import DAG
+from airflow_compat import CronDataIntervalTimetable
 
 from airflow_provider_signalwire.operators import SignalWireSearchCallsOperator, SignalWireSearchMessagesOperator
 

@@ -73,7 +73,7 @@ def test_a_bad_sip_password_is_not_echoed_in_the_error(signalwire_conn, context)
 
 def test_sip_password_stays_out_of_a_dag_runs_records(run_dag, signalwire_emulator, caplog, capfd):
     from airflow.models.serialized_dag import SerializedDagModel
-    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow_compat import serialize_dag
 
     with DAG("sip_secret", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=UTC), catchup=False) as dag:
         sip_call(caller_id="{{ params.caller }}", params={"caller": FROM_NUMBER})
@@ -91,7 +91,7 @@ def test_sip_password_stays_out_of_a_dag_runs_records(run_dag, signalwire_emulat
     records = {
         "rendered fields": json.dumps(rendered),
         "XCom": json.dumps(xcom_value(dag_run, "call")),
-        "serialized DAG": json.dumps(DagSerialization.serialize_dag(dag)),
+        "serialized DAG": json.dumps(serialize_dag(dag)),
         "stored DAG": json.dumps(stored_dag.data),
         "logs": caplog.text + printed.out + printed.err,
     }

@@ -144,6 +144,6 @@ def test_bad_input_fails_before_any_request(signalwire_conn, operator_class, arg
 
 
 def test_bad_input_fails_the_task_without_retries():
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow_compat import AirflowFailException
 
     assert issubclass(SignalWireInputError, AirflowFailException), "retrying the same bad input cannot succeed"

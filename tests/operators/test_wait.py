@@ -6,7 +6,7 @@ import time
 
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import AirflowException, TaskDeferred
+from airflow_compat import AirflowException, TaskDeferred
 
 from airflow_provider_signalwire.api import RetryPolicy
 from airflow_provider_signalwire.operators import SignalWireCreateCallOperator, SignalWireSendMessageOperator

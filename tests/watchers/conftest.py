@@ -1,6 +1,7 @@
 """
-Helpers for the sensor and trigger tests: driving a trigger's ``run()`` in an event loop, and the
-asset state store of a real metadata database reached the way the triggerer reaches it.
+Helpers for the sensor and trigger tests: driving a trigger's ``run()`` in an event loop, watcher triggers
+built from their database rows as the triggerer builds them, and (Airflow 3.3+) the asset state store of a
+real metadata database reached the way the triggerer reaches it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow_compat import AIRFLOW_V_3_3_PLUS, asset_state_store_for, decode_trigger_kwargs, import_string
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 SUPPORT_NUMBER = "+15550000001"  # the example DAGs' support line (an emulator number)
@@ -101,8 +103,6 @@ class TriggerDriver:
 
 def rebuild(trigger: Any) -> Any:
     """What the triggerer does after a restart: a new instance from ``serialize()``'s classpath and kwargs."""
-    from airflow._shared.module_loading import import_string
-
     classpath, kwargs = trigger.serialize()
     return import_string(classpath)(**kwargs)
 
@@ -121,7 +121,7 @@ def run_async(coroutine: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------------
-# The asset state store, for real
+# The asset state store, for real (Airflow 3.3+)
 # --------------------------------------------------------------------------------------------------
 
 
@@ -174,18 +174,22 @@ def _in_process_comms(airflow_db):
 
 
 @pytest.fixture
-def supervisor_comms(_in_process_comms, monkeypatch):
+def supervisor_comms(request, monkeypatch):
+    """The triggerer's pipe to its supervisor, answering the asset state store's requests (Airflow 3.3+)."""
+    if not AIRFLOW_V_3_3_PLUS:
+        pytest.skip("the asset state store arrived in Airflow 3.3")
     import airflow.sdk.execution_time.task_runner as task_runner
 
-    _in_process_comms.requests.clear()
-    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", _in_process_comms, raising=False)
-    return _in_process_comms
+    comms = request.getfixturevalue("_in_process_comms")
+    comms.requests.clear()
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", comms, raising=False)
+    return comms
 
 
 def sync_dag_file(path: Path) -> None:
     """Parse a DAG file and write it to the metadata database, as the DAG processor does."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from airflow_compat import DagBag, sync_bag_to_db
 
     DagBundlesManager().sync_bundles_to_db()
     bag = DagBag(dag_folder=str(path))
@@ -234,23 +238,19 @@ async def forget_cursor(trigger: Any) -> None:
 def inflate_watcher_trigger(trigger_id: int, **overrides: Any) -> Any:
     """
     Build a watcher's trigger from its database row as the triggerer does: decrypt and decode the
-    kwargs, import the class, and give it the asset state store of the assets it watches.
+    kwargs, import the class, and (Airflow 3.3+) give it the asset state store of the assets it watches.
     """
-    from airflow._shared.module_loading import import_string
     from airflow.models.trigger import Trigger
-    from airflow.sdk import Asset
-    from airflow.sdk.execution_time.context import AssetStateStoreAccessors
-    from airflow.serialization.decoders import smart_decode_trigger_kwargs
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
     with create_session() as session:
         row = session.scalars(select(Trigger).where(Trigger.id == trigger_id)).one()
-        kwargs = {k: smart_decode_trigger_kwargs(v) for k, v in Trigger._decrypt_kwargs(row.encrypted_kwargs).items()}
+        kwargs = decode_trigger_kwargs(Trigger._decrypt_kwargs(row.encrypted_kwargs))
         kwargs.update(overrides)
         trigger = import_string(row.classpath)(**kwargs)
         trigger.trigger_id = trigger_id
-        trigger.asset_state_store = AssetStateStoreAccessors(
-            inlets=[Asset(name=asset.name, uri=asset.uri) for asset in row.assets]
-        )
+        store = asset_state_store_for((asset.name, asset.uri) for asset in row.assets)
+        if store is not None:  # the triggerer of Airflow 3.1 and 3.2 sets no asset_state_store at all
+            trigger.asset_state_store = store
     return trigger

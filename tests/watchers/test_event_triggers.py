@@ -62,9 +62,17 @@ def test_one_event_per_new_inbound_message_with_its_fields(signalwire_conn, hook
     assert (first["num_media"], first["media_urls"]) == (0, [])
 
 
-def test_body_filter_and_store_less_start_from_the_present(signalwire_conn, capfd):
+def test_without_an_asset_state_store_the_watch_starts_at_the_present_and_warns(signalwire_conn, capfd):
+    """
+    The path of Airflow 3.1 and 3.2, whose triggerer gives an event trigger no asset state store (on 3.3 a
+    trigger gets none when no asset watches it): the watch starts at the present, a message that came before
+    is not seen, and the trigger warns that what arrives while it is not running will not be seen.
+    """
     emulator = signalwire_conn
+    earlier = datetime.now(UTC) - timedelta(seconds=2)
+    emulator.inject_inbound_message(CUSTOMER, SUPPORT_NUMBER, body="STOP, before the watch", date_sent=earlier)
     trigger = SignalWireNewMessageEventTrigger(body_contains="STOP", poll_interval=0.05)
+    assert getattr(trigger, "asset_state_store", None) is None
 
     async def scenario():
         driver = TriggerDriver(trigger)
@@ -72,17 +80,21 @@ def test_body_filter_and_store_less_start_from_the_present(signalwire_conn, capf
         emulator.inject_inbound_message(CUSTOMER, SUPPORT_NUMBER, body="hello")
         stop = emulator.inject_inbound_message(CUSTOMER, "+15550000002", body="please stop")
         await driver.wait_events(1)
+        await asyncio.sleep(0.3)  # several more polls: nothing else comes
         return stop, await driver.stop()
 
     stop, events = run_async(scenario())
     assert [e["sid"] for e in events] == [stop["sid"]]
-    logged = capfd.readouterr().out
-    assert "from the present" in logged and "no asset state store" in logged
+    (started,) = [line for line in capfd.readouterr().out.splitlines() if "Watching new SignalWire" in line]
+    assert "warning" in started.lower(), started
+    assert "messages from the present" in started and "no asset state store" in started
+    assert "Items that arrive while the trigger is not running will not be seen." in started
 
 
 def test_mms_without_a_media_list_falls_back_to_the_message_fields(signalwire_conn, capfd):
-    # The emulator serves no .../Messages/{Sid}/Media list (as some Spaces may not): media_urls stays empty.
+    # A Space that answers no .../Messages/{Sid}/Media list (404): media_urls stays empty.
     emulator = signalwire_conn
+    emulator.add_fault("status", method="GET", path=r"/Messages/[^/]+/Media$", status=404, times=5)
     trigger = SignalWireNewMessageEventTrigger(poll_interval=0.05)
 
     async def scenario():

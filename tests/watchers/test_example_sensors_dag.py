@@ -9,10 +9,10 @@ from .conftest import CUSTOMER, EXAMPLE_DAGS, SUPPORT_NUMBER
 
 
 def test_example_sensors_dag_run_pushes_what_arrived_in_its_interval(airflow_db, signalwire_conn):
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from airflow.utils.state import DagRunState
+    from airflow_compat import DagBag
     from sqlalchemy import select
 
     emulator = signalwire_conn

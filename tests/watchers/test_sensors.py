@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
+from airflow_compat import TaskDeferred
 
 from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireInputError
 from airflow_provider_signalwire.sensors import SignalWireNewCallSensor, SignalWireNewMessageSensor

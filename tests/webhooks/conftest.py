@@ -4,22 +4,14 @@ import json
 import uuid
 
 import pytest
+from airflow_compat import write_dags_to_db
 
 SIGNING_KEY = "PSK_WebhookTestKey0123456789"
 
 
 def register_dag(dag) -> None:
     """Write a DAG defined in a test into the metadata database, as the DAG processor would, for dag.test()."""
-    from types import SimpleNamespace
-
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import sync_bag_to_db
-
-    DagBundlesManager().sync_bundles_to_db()
-    bag = SimpleNamespace(
-        dags={dag.dag_id: dag}, import_errors={}, bundle_path=None, dag_warnings=set(), file_last_changed={}
-    )
-    sync_bag_to_db(bag, "dags-folder", None)
+    write_dags_to_db([dag])
 
 
 def connection_json(signing_key: str | None = SIGNING_KEY, **extra: str) -> str:

@@ -98,7 +98,7 @@ def test_bad_input_is_refused_before_any_request(emulator, arguments, named):
 
 
 def test_number_outside_the_project_fails_without_retry(emulator):
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow_compat import AirflowFailException
 
     operator = SignalWireSetPhoneNumberWebhooksOperator(
         task_id="point_number", phone_number="+15559999999", message_request_url="https://h.example/sms"

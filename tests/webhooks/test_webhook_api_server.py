@@ -1,10 +1,12 @@
 """
 The receiver in a real ``airflow api-server`` (SQLite home of its own, loopback port), loaded as the installed
-provider's plugin, and the events it records seen through Airflow's REST API.
+provider's plugin, and the events it records seen through Airflow's REST API. And the plugin's one declaration:
+the ``airflow.plugins`` entry point, which Airflow loads however it discovers providers.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -34,13 +36,28 @@ EMPTY_CXML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 class ApiServer:
     url: str
     log: Path
+    rest: requests.Session  # Airflow's REST API, as a user of the simple auth manager (every user is admin)
+
+    def api(self, path: str, **params: object) -> dict:
+        response = self.rest.get(f"{self.url}/api/v2/{path}", params=params, timeout=30)
+        response.raise_for_status()
+        return response.json()
 
     def events(self, uri: str) -> list[dict]:
-        response = requests.get(
-            f"{self.url}/api/v2/assets/events", params={"name_pattern": uri, "limit": 100}, timeout=30
-        )
-        response.raise_for_status()
-        return [event for event in response.json()["asset_events"] if event["uri"] == uri]
+        events = self.api("assets/events", name_pattern=uri, limit=100)["asset_events"]
+        return [event for event in events if event["uri"] == uri]
+
+
+def _rest_session(url: str) -> requests.Session:
+    """
+    A session with a token of the simple auth manager's all-admins mode. From 3.2 the API server adds one to
+    requests that carry none; 3.1 answers those 401.
+    """
+    response = requests.get(f"{url}/auth/token", timeout=30)
+    response.raise_for_status()
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+    return session
 
 
 def _free_port() -> int:
@@ -65,12 +82,15 @@ def api_server(tmp_path_factory) -> Iterator[ApiServer]:
         "AIRFLOW__API__BASE_URL": "",
         f"AIRFLOW_CONN_{CONN_ID.upper()}": connection_json(webhook_base_url=PUBLIC_BASE_URL),
     }
-    if not _plugin_entry_point_installed():
-        # Not reinstalled since the airflow.plugins entry point was declared: load the plugin through the
-        # provider info's "plugins" instead, which Airflow reads only when providers are discovered eagerly.
-        env["AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS"] = "False"
+    assert _plugin_entry_point_installed(), "reinstall the package (pip install -e .): its plugin is an entry point"
+    # Started outside the source tree, as Airflow is (see test_airflow_loads_the_plugin_once_...).
     migrate = subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        env=env,
+        cwd=home,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
 
@@ -80,25 +100,26 @@ def api_server(tmp_path_factory) -> Iterator[ApiServer]:
         process = subprocess.Popen(
             [*command, "--workers", "1"],
             env=env,
+            cwd=home,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
-        server = ApiServer(url=f"http://127.0.0.1:{port}", log=log_path)
+        url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
         while True:
             if process.poll() is not None:
                 pytest.fail(f"airflow api-server exited with {process.returncode}:\n{log_path.read_text()[-5000:]}")
             try:
-                if requests.get(f"{server.url}/api/v2/monitor/health", timeout=2).status_code == 200:
+                if requests.get(f"{url}/api/v2/monitor/health", timeout=2).status_code == 200:
                     break
             except requests.ConnectionError:
                 pass
             if time.monotonic() > deadline:
                 pytest.fail(f"airflow api-server did not come up:\n{log_path.read_text()[-5000:]}")
             time.sleep(0.5)
-        yield server
+        yield ApiServer(url=url, log=log_path, rest=_rest_session(url))
     finally:
         try:
             os.killpg(process.pid, signal.SIGTERM)
@@ -117,9 +138,10 @@ def _post_sms(server: ApiServer, params: dict[str, str], *, key: str = SIGNING_K
 
 
 def test_api_server_mounts_the_provider_plugin(api_server):
-    plugins = requests.get(f"{api_server.url}/api/v2/plugins", timeout=30).json()["plugins"]
+    plugins = api_server.api("plugins")["plugins"]
     mounted = [app for plugin in plugins for app in plugin["fastapi_apps"] if plugin["name"] == "signalwire_webhooks"]
     assert [(app["url_prefix"], app["name"]) for app in mounted] == [("/signalwire", "SignalWire webhooks")]
+    assert "already registered" not in api_server.log.read_text()
 
 
 def test_signed_sms_makes_exactly_one_event_and_a_replay_none(api_server):
@@ -168,13 +190,44 @@ def test_wrongly_signed_sms_gets_403_and_makes_no_event(api_server):
     assert SIGNING_KEY not in api_server.log.read_text()
 
 
-def test_plugin_is_declared_for_both_discovery_routes():
+def test_plugin_is_declared_once_as_an_entry_point_and_not_in_the_provider_info():
     from airflow_provider_signalwire.get_provider_info import get_provider_info
 
-    # Airflow reads a provider info's "plugins" only with [core] lazy_discover_providers off; the
-    # airflow.plugins entry point is read always.
-    declared = [plugin["plugin-class"] for plugin in get_provider_info().get("plugins", [])]
-    assert declared == [PLUGIN_CLASS.replace(":", ".")]
+    # Declared in both places, Airflow loads it twice when it discovers providers eagerly ([core]
+    # lazy_discover_providers off), and the second time warns "Plugin 'signalwire_webhooks' already registered".
+    assert "plugins" not in get_provider_info()
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
-    entry_points = pyproject["project"]["entry-points"].get("airflow.plugins", {})
-    assert PLUGIN_CLASS in entry_points.values()
+    assert pyproject["project"]["entry-points"]["airflow.plugins"] == {"signalwire_webhooks": PLUGIN_CLASS}
+    installed = [(e.name, e.value) for e in metadata.entry_points(group="airflow.plugins") if "signalwire" in e.value]
+    assert installed == [("signalwire_webhooks", PLUGIN_CLASS)], "reinstall the package (pip install -e .)"
+
+
+@pytest.mark.parametrize("lazy_discover_providers", ["True", "False"])
+def test_airflow_loads_the_plugin_once_however_it_discovers_providers(tmp_path, lazy_discover_providers):
+    """
+    Airflow's plugins manager, in a process of its own as in every Airflow component, with either discovery.
+
+    Run outside the source tree, as Airflow is: there an editable install's ``*.egg-info`` is on ``sys.path``
+    too, Airflow finds the distribution twice, and loads (3.2+: warns of) the entry point twice.
+    """
+    tests = Path(__file__).parents[1]
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": lazy_discover_providers,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(tests), os.environ.get("PYTHONPATH")])),
+    }
+    script = "import json, airflow_compat; print('LOADED ' + json.dumps(airflow_compat.loaded_plugins(), default=str))"
+    run = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-5000:]
+
+    loaded = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("LOADED "))[7:])
+    (plugin,) = [p for p in loaded["plugins"] if p["name"] == "signalwire_webhooks"]
+    assert "group='airflow.plugins'" in plugin["source"], plugin  # through the entry point
+    assert "already registered" not in output, output[-5000:]
+    assert not [error for error in loaded["import_errors"].items() if "signalwire" in str(error)], loaded
+    assert "signalwire_webhooks" not in loaded["provider_plugins"]  # no provider info declares it (3.1 is silent)

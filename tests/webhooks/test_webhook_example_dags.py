@@ -14,7 +14,7 @@ EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 
 
 def loaded_dags(name: str) -> dict:
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_compat import DagBag
 
     bag = DagBag(dag_folder=str(EXAMPLE_DAGS / f"{name}.py"), safe_mode=False)
     assert bag.import_errors == {}

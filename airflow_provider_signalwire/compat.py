@@ -1,0 +1,172 @@
+"""
+What differs between the Airflow minors the provider supports (3.1, 3.2, 3.3), and every use of an internal.
+
+Public names that live in different places on different minors are imported here from where each minor keeps
+them. Where Airflow offers no public interface, the one internal the provider relies on is wrapped here; each
+such use has a test in ``tests/test_compat.py`` that fails, naming the Airflow version, when the internal changes.
+Nothing else in the provider imports from Airflow outside ``airflow.sdk`` and ``airflow.triggers.base``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import airflow
+from airflow.sdk.log import mask_secret
+
+if TYPE_CHECKING:
+    import httpx
+
+
+__all__ = [
+    "AIRFLOW_MINOR",
+    "AIRFLOW_VERSION",
+    "AIRFLOW_V_3_3_PLUS",
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowNotFoundException",
+    "amask_secret",
+    "asset_state_accessors",
+    "conf",
+    "httpx_transport_for",
+    "mask_secret",
+    "plugin_base",
+    "record_asset_event_once",
+]
+
+
+def _minor(version: str) -> tuple[int, int]:
+    found = re.match(r"(\d+)\.(\d+)", version)
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+
+
+AIRFLOW_VERSION: str = airflow.__version__
+AIRFLOW_MINOR: tuple[int, int] = _minor(AIRFLOW_VERSION)
+#: The task state store (``context["task_state_store"]``), the asset state store of event triggers, and shared
+#: trigger streams arrived in Airflow 3.3.
+AIRFLOW_V_3_3_PLUS: bool = AIRFLOW_MINOR >= (3, 3)
+
+if TYPE_CHECKING:  # type-checked against the newest minor
+    from airflow.sdk import conf
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowNotFoundException
+    from airflow.sdk.log import amask_secret
+else:
+    # 3.1 keeps these exceptions in ``airflow.exceptions`` only; ``airflow.sdk.exceptions`` has them from 3.2.
+    try:
+        from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowNotFoundException
+    except ImportError:  # Airflow 3.1
+        from airflow.exceptions import AirflowException, AirflowFailException, AirflowNotFoundException
+
+    # ``airflow.sdk.conf`` arrived in 3.2.
+    try:
+        from airflow.sdk import conf
+    except ImportError:  # Airflow 3.1
+        from airflow.configuration import conf
+
+    # ``amask_secret`` arrived in 3.3; before it, ``mask_secret`` is safe to call from async code.
+    try:
+        from airflow.sdk.log import amask_secret
+    except ImportError:  # Airflow 3.1 and 3.2
+
+        async def amask_secret(secret: Any, name: str | None = None) -> None:
+            mask_secret(secret, name)
+
+
+def plugin_base() -> type:
+    """``AirflowPlugin``: in ``airflow.sdk.plugins_manager`` from 3.2, in ``airflow.plugins_manager`` before."""
+    import importlib
+
+    try:
+        module = importlib.import_module("airflow.sdk.plugins_manager")
+    except ImportError:  # Airflow 3.1
+        module = importlib.import_module("airflow.plugins_manager")
+    return module.AirflowPlugin
+
+
+# --------------------------------------------------------------------------------------------------
+# Internals, each because no public interface exists
+# --------------------------------------------------------------------------------------------------
+
+
+def asset_state_accessors(store: Any) -> list[Any]:
+    """
+    One accessor per asset of an event trigger's ``asset_state_store`` (Airflow 3.3+).
+
+    A trigger cannot name the assets that watch it, and the public interface (``store[asset]``, or ``store.aget``
+    when exactly one asset watches) needs it to. Internal: ``AssetStateStoreAccessors._by_name`` / ``_by_uri``.
+    """
+    if store is None:
+        return []
+    by_name, by_uri = getattr(store, "_by_name", None), getattr(store, "_by_uri", None)
+    if isinstance(by_name, dict) and isinstance(by_uri, dict):
+        return [*by_name.values(), *by_uri.values()]
+    return [store] if hasattr(store, "aget") and hasattr(store, "aset") else []
+
+
+def httpx_transport_for(client: httpx.AsyncClient, request: httpx.Request) -> httpx.AsyncBaseTransport | None:
+    """
+    The transport ``client`` would send ``request`` through (its pool, or an environment proxy's).
+
+    Sending a poll through it skips the client's per-request auth, redirect and cookie work. Internal to httpx:
+    ``AsyncClient._transport_for_url``; ``None`` where httpx lacks it (the caller then sends normally).
+    """
+    route: Callable[[Any], httpx.AsyncBaseTransport] | None = getattr(client, "_transport_for_url", None)
+    return route(request.url) if route is not None else None
+
+
+def record_asset_event_once(uri: str, extra: dict[str, Any], *, seen: Callable[[Any, Any, list[int]], bool]) -> bool:
+    """
+    From the API server: add one event with ``extra`` to the asset ``uri`` unless ``seen`` finds it recorded.
+
+    The REST API's ``POST /api/v2/assets/events`` needs a caller's token, an asset that a DAG already declared and
+    a second request to look for a repeat; the API server's own process writes through the asset manager instead,
+    as that endpoint does. The asset is created when no DAG declared it yet. Concurrent deliveries of one event are
+    serialised by locking the asset's rows before ``seen(session, AssetEvent, asset_ids)`` looks: ``SELECT ... FOR
+    UPDATE`` where the database has row locks, and a no-op update, which on SQLite takes the writer lock.
+    Internal: ``airflow.assets.manager``, ``airflow.models.asset``, ``airflow.utils.session`` and
+    ``airflow.utils.sqlalchemy``.
+    """
+    import inspect
+
+    from airflow.assets.manager import asset_manager
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from airflow.utils.sqlalchemy import with_row_locks
+    from sqlalchemy import select, update
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    try:
+        from airflow.serialization.definitions.assets import SerializedAsset as AssetDefinition
+    except ImportError:  # Airflow 3.1
+        from airflow.sdk import Asset as AssetDefinition  # type: ignore[assignment]
+    api_source = "source_is_api" in inspect.signature(asset_manager.register_asset_change).parameters
+
+    for attempt in range(3):
+        try:
+            with create_session() as session:
+                lookup = select(AssetModel).where(AssetModel.uri == uri).order_by(AssetModel.id)
+                assets = list(session.scalars(with_row_locks(lookup, session=session, key_share=False)))
+                if not assets:
+                    new = AssetDefinition(name=uri, uri=uri, group="asset", extra={}, watchers=[])
+                    assets = asset_manager.create_assets([new], session=session)
+                    session.flush()
+                ids = [asset.id for asset in assets]
+                session.execute(
+                    update(AssetModel)
+                    .where(AssetModel.id.in_(ids))
+                    .values(id=AssetModel.id)
+                    .execution_options(synchronize_session=False)
+                )
+                if seen(session, AssetEvent, ids):
+                    return False
+                options: dict[str, Any] = {"source_is_api": True} if api_source else {}
+                for asset in assets:
+                    asset_manager.register_asset_change(asset=asset, extra=extra, session=session, **options)
+            return True
+        except (IntegrityError, OperationalError):
+            # Another request created the same asset at the same moment, or held the lock too long: start over.
+            if attempt == 2:
+                raise
+    return False

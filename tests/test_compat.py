@@ -1,0 +1,112 @@
+"""
+Every use of an Airflow internal (``airflow_provider_signalwire.compat``), checked on the Airflow this runs on.
+
+Each test fails naming the Airflow version when the internal it guards changed there, so that a new Airflow
+release that breaks the provider says where, before a user finds out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from airflow_provider_signalwire import compat
+
+
+@contextlib.contextmanager
+def internal(what: str) -> Iterator[None]:
+    """Turn any failure inside into one that names the Airflow version and the internal that changed."""
+    try:
+        yield
+    except (AssertionError, AttributeError, ImportError, TypeError, KeyError) as error:
+        pytest.fail(f"Airflow {compat.AIRFLOW_VERSION}: the internal {what} changed: {error!r}")
+
+
+def test_the_minor_is_one_the_provider_supports():
+    assert compat.AIRFLOW_MINOR in {(3, 1), (3, 2), (3, 3)}, compat.AIRFLOW_VERSION
+    assert (compat.AIRFLOW_MINOR >= (3, 3)) == compat.AIRFLOW_V_3_3_PLUS
+
+
+def test_public_names_that_moved_between_minors_resolve():
+    assert issubclass(compat.AirflowFailException, compat.AirflowException)
+    assert issubclass(compat.AirflowNotFoundException, compat.AirflowException)
+    assert compat.conf.get("core", "dags_folder")
+    compat.mask_secret("a-secret-for-the-masker")
+    asyncio.run(compat.amask_secret("another-secret-for-the-masker"))
+
+
+def test_plugin_base_is_the_class_airflows_plugins_manager_accepts():
+    from airflow import plugins_manager
+
+    from airflow_provider_signalwire.webhooks.plugin import SignalWireWebhookPlugin
+
+    with internal("AirflowPlugin (the base a plugin must subclass)"):
+        plugins_manager.ensure_plugins_loaded()
+        assert plugins_manager.is_valid_plugin(SignalWireWebhookPlugin)
+
+
+@pytest.mark.skipif(not compat.AIRFLOW_V_3_3_PLUS, reason="event triggers get an asset state store from Airflow 3.3")
+def test_asset_state_store_accessors_are_found_per_asset():
+    from airflow.sdk import Asset
+    from airflow.sdk.execution_time.context import AssetStateStoreAccessors
+
+    one, two = Asset(name="signalwire_compat_a", uri="compat://a"), Asset(name="signalwire_compat_b", uri="compat://b")
+    with internal("AssetStateStoreAccessors._by_name / _by_uri"):
+        accessors = compat.asset_state_accessors(AssetStateStoreAccessors(inlets=[one, two]))
+        assert len(accessors) == 2
+        assert all(hasattr(accessor, "aget") and hasattr(accessor, "aset") for accessor in accessors)
+
+
+@pytest.mark.skipif(compat.AIRFLOW_V_3_3_PLUS, reason="Airflow 3.3+ has the asset state store")
+def test_before_3_3_an_event_trigger_has_no_asset_state_store():
+    from airflow.triggers.base import BaseEventTrigger
+
+    class Probe(BaseEventTrigger):
+        def serialize(self):
+            return ("probe", {})
+
+        async def run(self):
+            yield None
+
+    with internal("BaseEventTrigger (no asset state store before 3.3)"):
+        assert getattr(Probe(), "asset_state_store", None) is None
+    assert compat.asset_state_accessors(None) == []
+
+
+def test_httpx_client_routes_a_request_to_its_pool_transport():
+    import httpx
+
+    async def route() -> object:
+        async with httpx.AsyncClient() as client:
+            request = client.build_request("GET", "http://127.0.0.1:9/")
+            return compat.httpx_transport_for(client, request)
+
+    with internal(f"httpx {httpx.__version__} AsyncClient._transport_for_url"):
+        assert isinstance(asyncio.run(route()), httpx.AsyncHTTPTransport)
+
+
+def test_asset_events_are_recorded_once_from_the_api_server_process(airflow_db):
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    uri = f"signalwire://compat_{uuid.uuid4().hex[:8]}/messages"
+
+    def seen(session, asset_event, asset_ids):
+        found = session.scalar(select(func.count(asset_event.id)).where(asset_event.asset_id.in_(asset_ids)))
+        return bool(found)
+
+    with internal("asset manager / AssetModel / AssetEvent / with_row_locks"):
+        assert compat.record_asset_event_once(uri, {"n": 1}, seen=seen) is True
+        assert compat.record_asset_event_once(uri, {"n": 2}, seen=seen) is False
+        with create_session() as session:
+            extras = session.scalars(
+                select(AssetEvent.extra)
+                .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                .where(AssetModel.uri == uri)
+            ).all()
+        assert [dict(extra) for extra in extras] == [{"n": 1}]
