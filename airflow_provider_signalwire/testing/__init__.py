@@ -2,7 +2,7 @@
 Test helpers for DAG authors and for this provider: a local SignalWire emulator and its pytest fixture.
 
 ``from airflow_provider_signalwire.testing import SignalWireEmulator``. The names are loaded on first use,
-so ``python -m airflow_provider_signalwire.testing.emulator`` does not import the module twice.
+so importing this package alone costs nothing.
 """
 
 from __future__ import annotations

@@ -1,0 +1,63 @@
+"""``python -m airflow_provider_signalwire.testing.emulator``: serve until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import signal
+import threading
+from collections.abc import Sequence
+
+from airflow_provider_signalwire.testing.emulator.context import DEFAULT_API_TOKEN, DEFAULT_PROJECT_ID
+from airflow_provider_signalwire.testing.emulator.signalwire_emulator import SignalWireEmulator
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print ``signalwire-emulator base_url=<url> conn_uri=<airflow connection uri>``, then serve; exit 0."""
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_signalwire.testing.emulator",
+        description="Serve an in-memory SignalWire API (Calls, Messages, phone numbers) for tests and demos.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback unless --allow-remote)")
+    parser.add_argument("--port", type=int, default=8765, help="port to bind; 0 picks a free one")
+    parser.add_argument("--project-id", default=DEFAULT_PROJECT_ID)
+    parser.add_argument("--token", default=DEFAULT_API_TOKEN)
+    parser.add_argument("--status-step-seconds", type=float, default=0.2)
+    parser.add_argument("--require-owned-from", action="store_true", help="refuse a From outside the project")
+    parser.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
+    args = parser.parse_args(argv)
+    # A fake server with a known token must not be reachable from other machines by accident.
+    if not _is_loopback(args.host) and not args.allow_remote:
+        parser.error(f"refusing to serve on non-loopback host {args.host!r} without --allow-remote")
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    emulator = SignalWireEmulator(
+        project_id=args.project_id,
+        api_token=args.token,
+        host=args.host,
+        port=args.port,
+        status_step_seconds=args.status_step_seconds,
+        require_owned_from=args.require_owned_from,
+    ).start()
+    try:
+        print(f"signalwire-emulator base_url={emulator.base_url} conn_uri={emulator.connection_uri()}", flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+    return 0
