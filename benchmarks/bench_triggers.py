@@ -84,7 +84,7 @@ def open_connections(port: int) -> int:
 
 
 async def run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
-    from airflow_provider_signalwire.hooks.signalwire import POOL_SIZE, close_shared_clients
+    from airflow_provider_signalwire.hooks.asynchronous import POOL_SIZE, close_shared_clients
     from airflow_provider_signalwire.triggers.events import SignalWireNewMessageEventTrigger
 
     port = int(base_url.rsplit(":", 1)[1])

@@ -23,7 +23,7 @@ def signalwire_conn(signalwire_emulator, monkeypatch):
 
 @pytest.fixture
 def fast_retries():
-    from airflow_provider_signalwire.api import RetryPolicy
+    from airflow_provider_signalwire.api.retries import RetryPolicy
 
     return RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.05, total_timeout=10)
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_provider_signalwire.api import RetryPolicy
+from airflow_provider_signalwire.api.retries import RetryPolicy
 from airflow_provider_signalwire.exceptions import (
     SignalWireApiError,
     SignalWireConnectionError,
@@ -343,7 +343,7 @@ def test_async_hook_reads_with_or_without_httpx_transport_routing(
     import httpx
 
     from airflow_provider_signalwire import compat
-    from airflow_provider_signalwire.hooks.signalwire import SignalWireAsyncHook, close_shared_clients
+    from airflow_provider_signalwire.hooks.asynchronous import SignalWireAsyncHook, close_shared_clients
 
     sent_through_transport: list[bool] = []
     real_transport_for = compat.httpx_transport_for

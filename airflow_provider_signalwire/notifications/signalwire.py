@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
-from airflow_provider_signalwire.api import MAX_BODY_LENGTH
+from airflow_provider_signalwire.api.resources.messages import MAX_BODY_LENGTH
 from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireConnectionError
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_signalwire.operators._base import SignalWireBaseOperator
+from airflow_provider_signalwire.operators.base import SignalWireBaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_signalwire.api import (
-    CALLS,
-    CREATE_CALL_PARAMS,
-    SECRET_PARAMS,
-    UPDATE_CALL_PARAMS,
-    create_call_form,
-)
+from airflow_provider_signalwire.api.resources.calls import CALLS, CREATE_CALL, UPDATE_CALL
 from airflow_provider_signalwire.exceptions import SignalWireInputError
-from airflow_provider_signalwire.operators._base import (
-    DEDUP_SCAN_LIMIT,
+from airflow_provider_signalwire.operators.base import (
+    DateLike,
     SignalWireBaseOperator,
-    SignalWireCreateOperator,
     SignalWireSearchOperator,
     SignalWireSidOperator,
-    earliest_match_since,
-    filter_names,
 )
+from airflow_provider_signalwire.operators.create import SignalWireCreateOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-_CREATE_FIELDS = tuple(name for name in CREATE_CALL_PARAMS if name not in SECRET_PARAMS)
-DateFilter = date | datetime | str | None
+# Every create argument but the SIP password is templated: a rendered field is stored and shown.
+_CREATE_FIELDS = tuple(name for name in CREATE_CALL.params if name not in CREATE_CALL.secret_params)
 
 
 class SignalWireCreateCallOperator(SignalWireCreateOperator):
@@ -66,10 +57,12 @@ class SignalWireCreateCallOperator(SignalWireCreateOperator):
     :param max_price_per_minute: the most to pay per minute, in USD.
 
     The waiting and retry arguments are those of
-    :class:`~airflow_provider_signalwire.operators._base.SignalWireCreateOperator`.
+    :class:`~airflow_provider_signalwire.operators.create.SignalWireCreateOperator`.
     """
 
-    resource_type = "call"
+    resource = CALLS
+    sip_auth_password: str | None
+    sip_auth_conn_id: str | None
     template_fields: Sequence[str] = (
         *SignalWireBaseOperator.template_fields,
         *_CREATE_FIELDS,
@@ -117,47 +110,14 @@ class SignalWireCreateCallOperator(SignalWireCreateOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.to = to
-        self.from_ = from_
-        self.url = url
-        self.application_sid = application_sid
-        self.method = method
-        self.fallback_url = fallback_url
-        self.fallback_method = fallback_method
-        self.status_callback = status_callback
-        self.status_callback_event = status_callback_event
-        self.status_callback_method = status_callback_method
-        self.caller_id = caller_id
-        self.send_digits = send_digits
-        self.timeout = timeout
-        self.machine_detection = machine_detection
-        self.machine_detection_timeout = machine_detection_timeout
-        self.machine_detection_speech_threshold = machine_detection_speech_threshold
-        self.machine_detection_speech_end_threshold = machine_detection_speech_end_threshold
-        self.machine_detection_silence_timeout = machine_detection_silence_timeout
-        self.machine_words_threshold = machine_words_threshold
-        self.async_amd = async_amd
-        self.async_amd_status_callback = async_amd_status_callback
-        self.async_amd_status_callback_method = async_amd_status_callback_method
-        self.async_amd_partial_results = async_amd_partial_results
-        self.record = record
-        self.recording_channels = recording_channels
-        self.recording_track = recording_track
-        self.recording_status_callback = recording_status_callback
-        self.recording_status_callback_event = recording_status_callback_event
-        self.recording_status_callback_method = recording_status_callback_method
-        self.trim = trim
-        self.sip_auth_username = sip_auth_username
         if sip_auth_password:
             from airflow_provider_signalwire.compat import mask_secret
 
             mask_secret(sip_auth_password)
-        self.sip_auth_password = sip_auth_password
-        self.sip_auth_conn_id = sip_auth_conn_id
-        self.max_price_per_minute = max_price_per_minute
+        self.keep_arguments(locals(), (*CREATE_CALL.params, "sip_auth_conn_id"))
 
     def api_arguments(self) -> dict[str, Any]:
-        arguments = self.present_arguments(CREATE_CALL_PARAMS)
+        arguments = super().api_arguments()
         if self.sip_auth_conn_id:
             if self.sip_auth_password:
                 raise SignalWireInputError(
@@ -175,21 +135,6 @@ class SignalWireCreateCallOperator(SignalWireCreateOperator):
             arguments.setdefault("sip_auth_username", sip.login)
             arguments["sip_auth_password"] = sip.password
         return arguments
-
-    def check_arguments(self, arguments: Mapping[str, Any]) -> None:
-        create_call_form(arguments, self.hook.settings.default_from)
-
-    def create(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        return self.hook.create_call(**arguments)
-
-    def read(self, sid: str) -> dict[str, Any]:
-        return self.hook.get_call(sid)
-
-    def find_created_since(self, arguments: Mapping[str, Any], since: datetime) -> dict[str, Any] | None:
-        # A call resource does not show its Url or ApplicationSid: a call between the same numbers is the one.
-        from_ = arguments.get("from_") or self.hook.settings.default_from
-        calls = self.hook.list_calls(to=arguments["to"], from_=from_, limit=DEDUP_SCAN_LIMIT)
-        return earliest_match_since(calls, since, lambda call: True)
 
 
 class SignalWireGetCallOperator(SignalWireSidOperator):
@@ -216,7 +161,7 @@ class SignalWireUpdateCallOperator(SignalWireSidOperator):
     :param status_callback: the URL told of status changes; ``status_callback_method``: ``GET`` or ``POST``.
     """
 
-    template_fields: Sequence[str] = (*SignalWireSidOperator.template_fields, *UPDATE_CALL_PARAMS)
+    template_fields: Sequence[str] = (*SignalWireSidOperator.template_fields, *UPDATE_CALL.params)
 
     def __init__(
         self,
@@ -232,16 +177,10 @@ class SignalWireUpdateCallOperator(SignalWireSidOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(sid=sid, **kwargs)
-        self.url = url
-        self.method = method
-        self.status = status
-        self.fallback_url = fallback_url
-        self.fallback_method = fallback_method
-        self.status_callback = status_callback
-        self.status_callback_method = status_callback_method
+        self.keep_arguments(locals(), UPDATE_CALL.params)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        call = self.hook.update_call(self.sid, **self.present_arguments(UPDATE_CALL_PARAMS))
+        call = self.hook.update_call(self.sid, **self.present_arguments(UPDATE_CALL.params))
         self.log.info("Updated SignalWire call %s; its status is %r", self.sid, call.get("status"))
         return call
 
@@ -278,10 +217,9 @@ class SignalWireSearchCallsOperator(SignalWireSearchOperator):
     """
 
     resource = CALLS
-    list_method = "list_calls"
     template_fields: Sequence[str] = (
         *SignalWireBaseOperator.template_fields,
-        *filter_names(CALLS),
+        *CALLS.filter_names(),
         "limit",
         "page_size",
     )
@@ -293,22 +231,13 @@ class SignalWireSearchCallsOperator(SignalWireSearchOperator):
         from_: str | None = None,
         status: str | None = None,
         parent_call_sid: str | None = None,
-        start_time: DateFilter = None,
-        start_time_before: DateFilter = None,
-        start_time_after: DateFilter = None,
-        end_time: DateFilter = None,
-        end_time_before: DateFilter = None,
-        end_time_after: DateFilter = None,
+        start_time: DateLike = None,
+        start_time_before: DateLike = None,
+        start_time_after: DateLike = None,
+        end_time: DateLike = None,
+        end_time_before: DateLike = None,
+        end_time_after: DateLike = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.to = to
-        self.from_ = from_
-        self.status = status
-        self.parent_call_sid = parent_call_sid
-        self.start_time = start_time
-        self.start_time_before = start_time_before
-        self.start_time_after = start_time_after
-        self.end_time = end_time
-        self.end_time_before = end_time_before
-        self.end_time_after = end_time_after
+        self.keep_arguments(locals(), CALLS.filter_names())

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_signalwire.api import CREATE_MESSAGE_PARAMS, MESSAGES, create_message_form
-from airflow_provider_signalwire.operators._base import (
-    DEDUP_SCAN_LIMIT,
+from airflow_provider_signalwire.api.resources.messages import CREATE_MESSAGE, MESSAGES
+from airflow_provider_signalwire.operators.base import (
+    DateLike,
     SignalWireBaseOperator,
-    SignalWireCreateOperator,
     SignalWireSearchOperator,
     SignalWireSidOperator,
-    earliest_match_since,
-    filter_names,
 )
+from airflow_provider_signalwire.operators.create import SignalWireCreateOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-DateFilter = date | datetime | str | None
-
-
-def _media_count(media_url: Any) -> int:
-    if not media_url:
-        return 0
-    return 1 if isinstance(media_url, str) else len(list(media_url))
 
 
 class SignalWireSendMessageOperator(SignalWireCreateOperator):
@@ -49,14 +38,14 @@ class SignalWireSendMessageOperator(SignalWireCreateOperator):
     :param send_as_mms: send as MMS even without media.
 
     The waiting and retry arguments are those of
-    :class:`~airflow_provider_signalwire.operators._base.SignalWireCreateOperator`; an MMS is done when
+    :class:`~airflow_provider_signalwire.operators.create.SignalWireCreateOperator`; an MMS is done when
     ``sent``, as it gets no delivery report.
     """
 
-    resource_type = "message"
+    resource = MESSAGES
     template_fields: Sequence[str] = (
         *SignalWireBaseOperator.template_fields,
-        *CREATE_MESSAGE_PARAMS,
+        *CREATE_MESSAGE.params,
         *SignalWireCreateOperator.wait_template_fields,
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {"body": "txt"}
@@ -77,47 +66,7 @@ class SignalWireSendMessageOperator(SignalWireCreateOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.to = to
-        self.from_ = from_
-        self.body = body
-        self.media_url = media_url
-        self.application_sid = application_sid
-        self.max_price = max_price
-        self.status_callback = status_callback
-        self.validity_period = validity_period
-        self.messaging_service_sid = messaging_service_sid
-        self.send_as_mms = send_as_mms
-
-    def api_arguments(self) -> dict[str, Any]:
-        return self.present_arguments(CREATE_MESSAGE_PARAMS)
-
-    def check_arguments(self, arguments: Mapping[str, Any]) -> None:
-        create_message_form(arguments, self.hook.settings.default_from)
-
-    def create(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        return self.hook.create_message(**arguments)
-
-    def read(self, sid: str) -> dict[str, Any]:
-        return self.hook.get_message(sid)
-
-    def is_mms(self, arguments: Mapping[str, Any]) -> bool:
-        return _media_count(arguments.get("media_url")) > 0 or str(arguments.get("send_as_mms")).lower() == "true"
-
-    def find_created_since(self, arguments: Mapping[str, Any], since: datetime) -> dict[str, Any] | None:
-        service = arguments.get("messaging_service_sid")
-        from_ = arguments.get("from_") or (None if service else self.hook.settings.default_from)
-        filters = {"to": arguments["to"], "from_": from_} if from_ else {"to": arguments["to"]}
-        body = arguments.get("body") or ""
-        media = _media_count(arguments.get("media_url"))
-
-        def same(message: Mapping[str, Any]) -> bool:
-            return (
-                (message.get("body") or "") == body
-                and int(message.get("num_media") or 0) == media
-                and (not service or message.get("messaging_service_sid") == service)
-            )
-
-        return earliest_match_since(self.hook.list_messages(limit=DEDUP_SCAN_LIMIT, **filters), since, same)
+        self.keep_arguments(locals(), CREATE_MESSAGE.params)
 
 
 class SignalWireGetMessageOperator(SignalWireSidOperator):
@@ -175,10 +124,9 @@ class SignalWireSearchMessagesOperator(SignalWireSearchOperator):
     """
 
     resource = MESSAGES
-    list_method = "list_messages"
     template_fields: Sequence[str] = (
         *SignalWireBaseOperator.template_fields,
-        *filter_names(MESSAGES),
+        *MESSAGES.filter_names(),
         "limit",
         "page_size",
     )
@@ -189,15 +137,10 @@ class SignalWireSearchMessagesOperator(SignalWireSearchOperator):
         to: str | None = None,
         from_: str | None = None,
         status: str | None = None,
-        date_sent: DateFilter = None,
-        date_sent_before: DateFilter = None,
-        date_sent_after: DateFilter = None,
+        date_sent: DateLike = None,
+        date_sent_before: DateLike = None,
+        date_sent_after: DateLike = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.to = to
-        self.from_ = from_
-        self.status = status
-        self.date_sent = date_sent
-        self.date_sent_before = date_sent_before
-        self.date_sent_after = date_sent_after
+        self.keep_arguments(locals(), MESSAGES.filter_names())

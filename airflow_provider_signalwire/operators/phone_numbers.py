@@ -5,32 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_signalwire.api import (
-    PHONE_NUMBER_WEBHOOK_PARAMS,
-    find_phone_number,
-    next_phone_numbers_request,
+from airflow_provider_signalwire.api.resources.phone_numbers import (
+    PHONE_NUMBERS,
+    UPDATE_PHONE_NUMBER,
+    WEBHOOK_PARAMS,
     phone_number_reference,
-    phone_number_webhook_update,
-    phone_numbers_in_page,
-    update_phone_number,
 )
 from airflow_provider_signalwire.compat import AirflowFailException
-from airflow_provider_signalwire.operators._base import SignalWireBaseOperator
+from airflow_provider_signalwire.operators.base import SignalWireBaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_signalwire.api import ApiRequest
-
 #: The fields of the phone number returned to XCom: what it is and where its webhooks go.
-RESULT_FIELDS = (
-    "id",
-    "number",
-    "name",
-    "call_handler",
-    "message_handler",
-    *PHONE_NUMBER_WEBHOOK_PARAMS,
-)
+RESULT_FIELDS = ("id", "number", "name", "call_handler", "message_handler", *WEBHOOK_PARAMS)
 
 
 class SignalWireSetPhoneNumberWebhooksOperator(SignalWireBaseOperator):
@@ -60,11 +48,7 @@ class SignalWireSetPhoneNumberWebhooksOperator(SignalWireBaseOperator):
     :param signalwire_conn_id: the Airflow connection to SignalWire.
     """
 
-    template_fields: Sequence[str] = (
-        *SignalWireBaseOperator.template_fields,
-        "phone_number",
-        *PHONE_NUMBER_WEBHOOK_PARAMS,
-    )
+    template_fields: Sequence[str] = (*SignalWireBaseOperator.template_fields, "phone_number", *WEBHOOK_PARAMS)
 
     def __init__(
         self,
@@ -82,41 +66,30 @@ class SignalWireSetPhoneNumberWebhooksOperator(SignalWireBaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.phone_number = phone_number
-        self.message_request_url = message_request_url
-        self.message_request_method = message_request_method
-        self.message_fallback_url = message_fallback_url
-        self.call_request_url = call_request_url
-        self.call_request_method = call_request_method
-        self.call_fallback_url = call_fallback_url
-        self.call_status_callback_url = call_status_callback_url
-        self.call_status_callback_method = call_status_callback_method
+        self.keep_arguments(locals(), WEBHOOK_PARAMS)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        changes = self.present_arguments(WEBHOOK_PARAMS)
         # Both checks come before any request.
-        body = phone_number_webhook_update(self.present_arguments(PHONE_NUMBER_WEBHOOK_PARAMS))
+        sent = UPDATE_PHONE_NUMBER.effective(changes, self.hook.settings.defaults)
+        UPDATE_PHONE_NUMBER.encode(changes, self.hook.settings.defaults)
         kind, value = phone_number_reference(self.phone_number)
         number_id = value if kind == "id" else self._find_id(value)
-        updated = self._send(update_phone_number(number_id, body))
+        updated = self.hook.update_phone_number(number_id, **changes)
         result = {name: updated.get(name) for name in RESULT_FIELDS} if isinstance(updated, dict) else {}
         self.log.info(
             "SignalWire phone number %s (%s): %s",
             result.get("number") or self.phone_number,
             number_id,
-            ", ".join(f"{name}={value}" for name, value in body.items()),
+            ", ".join(f"{name}={value}" for name, value in sent.items()),
         )
         return result
 
-    def _send(self, request: ApiRequest) -> Any:
-        return self.hook.call_api(request.method, request.path, params=request.params, json=request.json)
-
     def _find_id(self, number: str) -> str:
-        request: ApiRequest | None = find_phone_number(number)
-        while request is not None:
-            page = self._send(request)
-            for item in phone_numbers_in_page(page):
-                if item.get("number") == number and item.get("id"):
-                    return str(item["id"])
-            request = next_phone_numbers_request(page)
+        # The API filters by substring: the exact number is looked for among what it lists.
+        for item in self.hook.list(PHONE_NUMBERS, number=number):
+            if item.get("number") == number and item.get("id"):
+                return str(item["id"])
         raise AirflowFailException(
             f"SignalWire phone number {number} is not in the project of connection {self.signalwire_conn_id!r}."
         )

@@ -9,17 +9,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_signalwire import DEFAULT_CONN_ID
+from airflow_provider_signalwire.api.polling import DEFAULT_MAX_CONSECUTIVE_FAILURES, check_positive_int
+from airflow_provider_signalwire.api.watching import DEFAULT_LIMIT
 from airflow_provider_signalwire.compat import conf
 from airflow_provider_signalwire.exceptions import SignalWireInputError
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_signalwire.api.watching import NewItemsQuery
     from airflow_provider_signalwire.hooks.signalwire import SignalWireHook
-    from airflow_provider_signalwire.triggers.new_items import NewItemsQuery
-
-_DEFAULT_LIMIT = 100
-_DEFAULT_MAX_CONSECUTIVE_FAILURES = 5
 
 
 def default_since(context: Context) -> Any:
@@ -54,14 +54,14 @@ class _SignalWireNewItemsSensor(BaseSensorOperator):
     def __init__(
         self,
         *,
-        signalwire_conn_id: str = "signalwire_default",
+        signalwire_conn_id: str = DEFAULT_CONN_ID,
         since: str | datetime | None = None,
         to: str | None = None,
         from_: str | None = None,
         status: str | None = None,
         direction: str | None = "inbound",
-        limit: int = _DEFAULT_LIMIT,
-        max_consecutive_failures: int = _DEFAULT_MAX_CONSECUTIVE_FAILURES,
+        limit: int = DEFAULT_LIMIT,
+        max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -72,20 +72,15 @@ class _SignalWireNewItemsSensor(BaseSensorOperator):
         self.from_ = from_
         self.status = status
         self.direction = direction
-        for name, value in (("limit", limit), ("max_consecutive_failures", max_consecutive_failures)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise SignalWireInputError(
-                    f"{type(self).__name__}: {name!r} must be a whole number of 1 or more; got {value!r}."
-                )
-        self.limit = limit
-        self.max_consecutive_failures = max_consecutive_failures
+        self.limit = check_positive_int("limit", limit)
+        self.max_consecutive_failures = check_positive_int("max_consecutive_failures", max_consecutive_failures)
         self.deferrable = deferrable
         self._consecutive_failures = 0
 
     @cached_property
     def hook(self) -> SignalWireHook:
+        from airflow_provider_signalwire.api.polling import POLL_RETRY_POLICY
         from airflow_provider_signalwire.hooks.signalwire import SignalWireHook
-        from airflow_provider_signalwire.triggers.new_items import POLL_RETRY_POLICY
 
         return SignalWireHook(self.signalwire_conn_id, retry_policy=POLL_RETRY_POLICY)
 
@@ -93,30 +88,27 @@ class _SignalWireNewItemsSensor(BaseSensorOperator):
         return None
 
     def _query(self) -> NewItemsQuery:
-        from airflow_provider_signalwire.triggers.new_items import NewItemsQuery
+        from airflow_provider_signalwire.api.watching import NewItemsQuery
 
         return NewItemsQuery(self.resource, self.to, self.from_, self.status, self.direction, self._body_contains())
 
     def _since(self, context: Context) -> datetime:
-        from airflow_provider_signalwire.triggers.new_items import to_utc_datetime
+        from airflow_provider_signalwire.api.dates import to_utc_datetime
 
         value = self.since if self.since not in (None, "") else default_since(context)
         return to_utc_datetime("since", value)
 
     def poke(self, context: Context) -> PokeReturnValue:
+        from airflow_provider_signalwire.api.polling import FailureCounter
+        from airflow_provider_signalwire.api.watching import Cursor, matching_items
         from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireConnectionError
-        from airflow_provider_signalwire.triggers.new_items import (
-            Cursor,
-            FailureCounter,
-            find_new_items,
-            matching_items,
-        )
 
         query, since = self._query(), self._since(context)
         failures = FailureCounter(self.max_consecutive_failures, self.log, f"poll of new {self.resource}")
         failures.count = self._consecutive_failures
+        cursor = Cursor(since)
         try:
-            seen = find_new_items(self.hook, query, Cursor(since))
+            seen = query.select(self.hook.list(query.spec, **query.list_filters(cursor.date)), cursor)
         except (SignalWireApiError, SignalWireConnectionError) as error:
             failures.failed(error)  # raises when it should end the wait
             self._consecutive_failures = failures.count
@@ -151,7 +143,7 @@ class _SignalWireNewItemsSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> list[dict[str, Any]]:
         """Resume on the worker with the trigger's event: its items go to XCom, or its error is raised."""
-        from airflow_provider_signalwire.triggers.new_items import error_from_payload
+        from airflow_provider_signalwire.api.polling import error_from_payload
 
         if event.get("status") == "success":
             items = event.get("items") or []

@@ -37,24 +37,22 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-from airflow_provider_signalwire.api import media_content_url
-from airflow_provider_signalwire.compat import asset_state_accessors
-from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireConnectionError
-from airflow_provider_signalwire.triggers.new_items import (
+from airflow_provider_signalwire import DEFAULT_CONN_ID
+from airflow_provider_signalwire.api.polling import (
     DEFAULT_MAX_CONSECUTIVE_FAILURES,
-    POLL_RETRY_POLICY,
-    Cursor,
     FailureCounter,
-    NewItemsQuery,
-    SeenItem,
-    afind_new_items,
     check_poll_interval,
     check_positive_int,
     wait_after_failure,
 )
+from airflow_provider_signalwire.api.resources.messages import media_content_url
+from airflow_provider_signalwire.api.watching import Cursor, NewItemsQuery, SeenItem
+from airflow_provider_signalwire.compat import asset_state_accessors
+from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireConnectionError
+from airflow_provider_signalwire.triggers.new_items import afind_new_items, poll_hook
 
 if TYPE_CHECKING:
-    from airflow_provider_signalwire.hooks.signalwire import SignalWireAsyncHook
+    from airflow_provider_signalwire.hooks.asynchronous import SignalWireAsyncHook
 
 DEFAULT_EVENT_POLL_INTERVAL = 30.0
 
@@ -77,7 +75,7 @@ def message_event(seen: SeenItem, media_urls: list[str]) -> dict[str, Any]:
     """The payload of a new-message event."""
     item = seen.item
     return {
-        **_event("message", seen),
+        **_event("messages", seen),
         "body": item.get("body"),
         "num_media": _int(item.get("num_media")),
         "media_urls": media_urls,
@@ -88,7 +86,7 @@ def call_event(seen: SeenItem) -> dict[str, Any]:
     """The payload of a new-call event."""
     item = seen.item
     return {
-        **_event("call", seen),
+        **_event("calls", seen),
         "duration": _int(item.get("duration")),
         "parent_call_sid": item.get("parent_call_sid"),
     }
@@ -142,7 +140,7 @@ class _SignalWireNewItemsEventTrigger(BaseEventTrigger):
     def __init__(
         self,
         *,
-        signalwire_conn_id: str = "signalwire_default",
+        signalwire_conn_id: str = DEFAULT_CONN_ID,
         to: str | None = None,
         from_: str | None = None,
         status: str | None = None,
@@ -177,11 +175,6 @@ class _SignalWireNewItemsEventTrigger(BaseEventTrigger):
         watched = json.dumps([self.signalwire_conn_id, self.query.to_kwargs()], sort_keys=True)
         return f"signalwire.{self.resource}.cursor.{hashlib.sha256(watched.encode()).hexdigest()[:16]}"
 
-    def _hook(self) -> SignalWireAsyncHook:
-        from airflow_provider_signalwire.hooks.signalwire import SignalWireAsyncHook
-
-        return SignalWireAsyncHook(self.signalwire_conn_id, retry_policy=POLL_RETRY_POLICY)
-
     async def _start(self, store: CursorStore) -> Cursor:
         if store.available:
             cursor = await store.load()
@@ -209,7 +202,7 @@ class _SignalWireNewItemsEventTrigger(BaseEventTrigger):
         raise NotImplementedError
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = self._hook()
+        hook = poll_hook(self.signalwire_conn_id)
         store = CursorStore(getattr(self, "asset_state_store", None), self.cursor_key)
         cursor = await self._start(store)
         saved = cursor
@@ -298,7 +291,7 @@ class SignalWireNewCallEventTrigger(_SignalWireNewItemsEventTrigger):
     def __init__(
         self,
         *,
-        signalwire_conn_id: str = "signalwire_default",
+        signalwire_conn_id: str = DEFAULT_CONN_ID,
         to: str | None = None,
         from_: str | None = None,
         status: str | None = None,

@@ -51,7 +51,7 @@ def api_requests(emulator, method: str | None = None, path_regex: str | None = N
 
 def run_trigger(trigger, timeout: float = 30.0):
     """Drive a trigger's run() to its first event, on a fresh event loop."""
-    from airflow_provider_signalwire.hooks.signalwire import close_shared_clients
+    from airflow_provider_signalwire.hooks.asynchronous import close_shared_clients
 
     async def first_event():
         try:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from airflow_provider_signalwire.api import COMPAT_PREFIX
 from airflow_provider_signalwire.operators import SignalWireApiCallOperator
 
 from .helpers import FROM_NUMBER, TO_NUMBER, api_requests
+
+COMPAT_PREFIX = "/api/laml/2010-04-01"
 
 PHONE_NUMBERS = "/api/relay/rest/phone_numbers"
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from airflow_provider_signalwire.api import CREATE_CALL_PARAMS, SECRET_PARAMS, UPDATE_CALL_PARAMS
+from airflow_provider_signalwire.api.resources.calls import CREATE_CALL, UPDATE_CALL
 from airflow_provider_signalwire.exceptions import SignalWireApiError
 from airflow_provider_signalwire.operators import (
     SignalWireCreateCallOperator,
@@ -65,11 +65,11 @@ def the_call_form(emulator) -> dict[str, list[str]]:
 
 def test_every_api_field_is_a_keyword_argument_and_templated_but_the_password():
     accepted = set(inspect.signature(SignalWireCreateCallOperator.__init__).parameters)
-    assert set(CREATE_CALL_PARAMS) <= accepted
-    assert set(SignalWireCreateCallOperator.template_fields) >= set(CREATE_CALL_PARAMS) - SECRET_PARAMS
+    assert set(CREATE_CALL.params) <= accepted
+    assert set(SignalWireCreateCallOperator.template_fields) >= set(CREATE_CALL.params) - CREATE_CALL.secret_params
     assert "sip_auth_password" not in SignalWireCreateCallOperator.template_fields
-    assert set(UPDATE_CALL_PARAMS) | {"sid"} <= set(inspect.signature(SignalWireUpdateCallOperator.__init__).parameters)
-    assert set(UPDATE_CALL_PARAMS) | {"sid"} <= set(SignalWireUpdateCallOperator.template_fields)
+    assert set(UPDATE_CALL.params) | {"sid"} <= set(inspect.signature(SignalWireUpdateCallOperator.__init__).parameters)
+    assert set(UPDATE_CALL.params) | {"sid"} <= set(SignalWireUpdateCallOperator.template_fields)
 
 
 def test_create_call_sends_only_the_given_arguments(signalwire_conn, context):
@@ -86,7 +86,7 @@ def test_create_call_sends_every_field_under_its_api_name(signalwire_conn, conte
     call = SignalWireCreateCallOperator(task_id="call", **EVERY_CALL_FIELD).execute(context)
 
     form = the_call_form(signalwire_conn)
-    expected = {spec.api_name for name, spec in CREATE_CALL_PARAMS.items() if name != "application_sid"}
+    expected = {spec.api_name for name, spec in CREATE_CALL.params.items() if name != "application_sid"}
     assert set(form) == expected
     assert form["StatusCallbackEvent"] == ["initiated", "completed"], "a list goes as repeated keys"
     assert form["RecordingStatusCallbackEvent"] == ["completed absent"], "this one goes space-separated"

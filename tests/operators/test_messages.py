@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from airflow_provider_signalwire.api import CREATE_MESSAGE_PARAMS
+from airflow_provider_signalwire.api.resources.messages import CREATE_MESSAGE
 from airflow_provider_signalwire.exceptions import SignalWireApiError
 from airflow_provider_signalwire.operators import (
     SignalWireDeleteMessageOperator,
@@ -30,8 +30,8 @@ def the_message_form(emulator) -> dict[str, list[str]]:
 
 
 def test_every_api_field_is_a_templated_keyword_argument():
-    assert set(CREATE_MESSAGE_PARAMS) <= set(inspect.signature(SignalWireSendMessageOperator.__init__).parameters)
-    assert set(CREATE_MESSAGE_PARAMS) <= set(SignalWireSendMessageOperator.template_fields)
+    assert set(CREATE_MESSAGE.params) <= set(inspect.signature(SignalWireSendMessageOperator.__init__).parameters)
+    assert set(CREATE_MESSAGE.params) <= set(SignalWireSendMessageOperator.template_fields)
 
 
 def test_send_message_sends_only_the_given_arguments(signalwire_conn, context):
@@ -60,7 +60,7 @@ def test_send_message_sends_every_field_under_its_api_name(signalwire_conn, cont
     ).execute(context)
 
     form = the_message_form(signalwire_conn)
-    assert set(form) == {spec.api_name for spec in CREATE_MESSAGE_PARAMS.values()}
+    assert set(form) == {spec.api_name for spec in CREATE_MESSAGE.params.values()}
     assert form["MediaUrl"] == PICTURES, "media go as repeated keys"
     assert form["ValidityPeriod"] == ["600"] and form["SendAsMms"] == ["true"] and form["MaxPrice"] == ["0.5"]
 

@@ -13,7 +13,7 @@ import pytest
 from airflow.sdk import DAG
 
 from airflow_provider_signalwire.operators import SignalWireCreateCallOperator, SignalWireSendMessageOperator
-from airflow_provider_signalwire.operators._base import CREATE_MARKER_KEY, CreateMarker
+from airflow_provider_signalwire.operators.create import CREATE_MARKER_KEY, CreateMarker
 from airflow_provider_signalwire.testing.emulator import MESSAGE_UNDELIVERED_NUMBER
 
 from .helpers import FROM_NUMBER, TO_NUMBER, api_requests, create_record_of, make_context, try_numbers, xcom_value

@@ -20,7 +20,7 @@ from airflow_provider_signalwire.operators import (
     SignalWireSendMessageOperator,
     SignalWireUpdateCallOperator,
 )
-from airflow_provider_signalwire.operators._base import CREATE_MARKER_KEY
+from airflow_provider_signalwire.operators.create import CREATE_MARKER_KEY
 
 from .helpers import FROM_NUMBER, TO_NUMBER, make_context
 

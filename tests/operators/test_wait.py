@@ -8,9 +8,9 @@ import pytest
 from airflow.sdk import DAG
 from airflow_compat import AirflowException, TaskDeferred
 
-from airflow_provider_signalwire.api import RetryPolicy
+from airflow_provider_signalwire.api.retries import RetryPolicy
 from airflow_provider_signalwire.operators import SignalWireCreateCallOperator, SignalWireSendMessageOperator
-from airflow_provider_signalwire.operators._base import CREATE_MARKER_KEY
+from airflow_provider_signalwire.operators.create import CREATE_MARKER_KEY
 from airflow_provider_signalwire.testing.emulator import (
     CALL_BUSY_NUMBER,
     CALL_FAILED_NUMBER,
@@ -159,7 +159,7 @@ def test_trigger_survives_a_restart_without_creating(signalwire_conn, context):
     first, second = run_trigger(rebuilt), run_trigger(rebuilt)
 
     assert first.payload["status"] == second.payload["status"] == "success"
-    assert first.payload["resource"]["status"] == "completed"
+    assert first.payload["item"]["status"] == "completed"
     assert len(api_requests(signalwire_conn, "POST")) == 1
 
 
@@ -183,7 +183,7 @@ def test_deferred_failed_status_fails_with_signalwires_error(signalwire_conn, co
 def test_deferred_wait_times_out_and_keeps_the_sid(signalwire_conn, context):
     _, event, complete = run_deferred(sms(STAYS_QUEUED_NUMBER, deferrable=True, wait_timeout=0.2), context)
 
-    assert event.payload["status"] == "timeout" and event.payload["resource"]["status"] == "queued"
+    assert event.payload["status"] == "timeout" and event.payload["item"]["status"] == "queued"
     with pytest.raises(AirflowException, match="still 'queued' when the wait timed out"):
         complete()
     assert context["task_state_store"].values[CREATE_MARKER_KEY]["sid"] == event.payload["sid"]
@@ -194,21 +194,21 @@ def test_trigger_retries_a_transient_read_failure(signalwire_conn, hook):
     signalwire_conn.add_fault("status", method="GET", path=r"/Messages/", status=503, times=2)
     trigger = SignalWireStatusTrigger(
         sid=message["sid"],
-        resource_type="message",
+        resource="messages",
         poll_interval=0.02,
         retry_policy=SignalWireStatusTrigger.retry_policy_fields(FAST_RETRIES),
     )
 
     event = run_trigger(trigger)
 
-    assert event.payload["status"] == "success" and event.payload["resource"]["status"] == "delivered"
+    assert event.payload["status"] == "success" and event.payload["item"]["status"] == "delivered"
     assert [r["status"] for r in api_requests(signalwire_conn, "GET")][:3] == [503, 503, 200]
 
 
 def test_trigger_reports_signalwires_error_when_reads_keep_failing(signalwire_conn):
     trigger = SignalWireStatusTrigger(
         sid="0b1c2d3e-0000-4000-8000-000000000000",
-        resource_type="call",
+        resource="calls",
         poll_interval=0.02,
         retry_policy=SignalWireStatusTrigger.retry_policy_fields(FAST_RETRIES),
     )
@@ -224,7 +224,7 @@ def test_trigger_reports_a_connection_failure(signalwire_conn):
     signalwire_conn.add_fault("drop_before", method="GET", times=10)
     trigger = SignalWireStatusTrigger(
         sid="0b1c2d3e-0000-4000-8000-000000000000",
-        resource_type="message",
+        resource="messages",
         retry_policy=SignalWireStatusTrigger.retry_policy_fields(FAST_RETRIES),
     )
 
@@ -237,7 +237,7 @@ def test_trigger_reports_a_connection_failure(signalwire_conn):
 def test_trigger_serialises_its_arguments():
     trigger = SignalWireStatusTrigger(
         sid="abc",
-        resource_type="message",
+        resource="messages",
         signalwire_conn_id="sw",
         poll_interval=2,
         deadline=123.0,
@@ -250,7 +250,7 @@ def test_trigger_serialises_its_arguments():
     assert classpath == "airflow_provider_signalwire.triggers.status.SignalWireStatusTrigger"
     assert kwargs == {
         "sid": "abc",
-        "resource_type": "message",
+        "resource": "messages",
         "signalwire_conn_id": "sw",
         "poll_interval": 2.0,
         "deadline": 123.0,

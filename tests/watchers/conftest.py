@@ -109,7 +109,7 @@ def rebuild(trigger: Any) -> Any:
 
 def run_async(coroutine: Any) -> Any:
     """Run a test coroutine in a fresh event loop, closing the pooled httpx clients it opened."""
-    from airflow_provider_signalwire.hooks.signalwire import close_shared_clients
+    from airflow_provider_signalwire.hooks.asynchronous import close_shared_clients
 
     async def main() -> Any:
         try:

@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from airflow_compat import AIRFLOW_V_3_3_PLUS, asset_state_store_for, requires_asset_state_store
 
+from airflow_provider_signalwire.api.watching import Cursor
 from airflow_provider_signalwire.triggers.events import SignalWireNewMessageEventTrigger
-from airflow_provider_signalwire.triggers.new_items import Cursor
 
 from .conftest import (
     CUSTOMER,

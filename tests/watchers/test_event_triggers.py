@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from airflow_provider_signalwire.api import media_content_url
+from airflow_provider_signalwire.api.resources.messages import media_content_url
+from airflow_provider_signalwire.api.watching import Cursor
 from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireInputError
 from airflow_provider_signalwire.triggers.events import (
     CursorStore,
     SignalWireNewCallEventTrigger,
     SignalWireNewMessageEventTrigger,
 )
-from airflow_provider_signalwire.triggers.new_items import Cursor
 
 from .conftest import CUSTOMER, SUPPORT_NUMBER, TriggerDriver, rebuild, run_async
 
@@ -135,7 +135,7 @@ def test_call_trigger_emits_new_inbound_calls(signalwire_conn):
     live, done, events = run_async(scenario())
     assert {e["sid"] for e in events} == {live["sid"], done["sid"]}
     completed = next(e for e in events if e["sid"] == done["sid"])
-    assert completed["resource"] == "call" and completed["status"] == "completed" and completed["duration"] == 30
+    assert completed["resource"] == "calls" and completed["status"] == "completed" and completed["duration"] == 30
     assert completed["direction"] == "inbound" and completed["from"] == CUSTOMER
 
 
@@ -284,7 +284,7 @@ def test_cursor_store_reads_the_newest_cursor_and_writes_every_asset():
 def test_many_triggers_in_one_loop_share_one_pooled_client(signalwire_conn):
     import psutil
 
-    from airflow_provider_signalwire.hooks import signalwire as hooks
+    from airflow_provider_signalwire.hooks import asynchronous as hooks
 
     emulator = signalwire_conn
     port = emulator.port

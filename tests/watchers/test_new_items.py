@@ -6,22 +6,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from airflow_provider_signalwire.api.polling import POLL_RETRY_POLICY, FailureCounter, error_from_payload, error_payload
+from airflow_provider_signalwire.api.watching import Cursor, NewItemsQuery, cursor_after, matching_items
 from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireInputError
-from airflow_provider_signalwire.hooks.signalwire import SignalWireAsyncHook, SignalWireHook
-from airflow_provider_signalwire.triggers.new_items import (
-    POLL_RETRY_POLICY,
-    Cursor,
-    FailureCounter,
-    NewItemsQuery,
-    afind_new_items,
-    cursor_after,
-    error_from_payload,
-    error_payload,
-    find_new_items,
-    matching_items,
-)
+from airflow_provider_signalwire.hooks.asynchronous import SignalWireAsyncHook
+from airflow_provider_signalwire.hooks.signalwire import SignalWireHook
+from airflow_provider_signalwire.triggers.new_items import afind_new_items
 
 from .conftest import CUSTOMER, SUPPORT_NUMBER, run_async
+
+
+def find_new_items(hook, query, cursor):
+    """What a sensor's poke lists: every page after ``cursor``, with the sync hook."""
+    return query.select(hook.list(query.spec, **query.list_filters(cursor.date)), cursor)
+
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 

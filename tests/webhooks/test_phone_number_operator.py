@@ -121,13 +121,13 @@ def test_number_is_found_among_numbers_sharing_its_digits(emulator):
 
 
 def test_next_page_of_numbers_is_followed_from_its_link():
-    from airflow_provider_signalwire.api import next_phone_numbers_request
+    from airflow_provider_signalwire.api.resources.phone_numbers import PHONE_NUMBERS
 
+    plan = PHONE_NUMBERS.list_plan({"project_id": "p"}, filters={"number": "+1555"})
     link = "https://x.signalwire.com/api/relay/rest/phone_numbers?page_number=1&page_token=PA1"
-    page = {"data": [], "links": {"next": link}}
-    request = next_phone_numbers_request(page)
+    request = plan.next_request({"data": [], "links": {"next": link}}, set())
     assert request.path == "/api/relay/rest/phone_numbers?page_number=1&page_token=PA1"
-    assert next_phone_numbers_request({"data": [], "links": {"self": "/x"}}) is None
+    assert plan.next_request({"data": [], "links": {"self": "/x"}}, set()) is None
 
 
 def test_templated_arguments_render_in_a_dag_run(airflow_db, emulator):

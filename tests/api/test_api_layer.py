@@ -6,21 +6,14 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from airflow_provider_signalwire.api import (
-    ApiRequest,
-    ConnectionSettings,
-    RetryPolicy,
-    SignalWireApi,
-    api_error,
-    check_relative_path,
-    create_call_form,
-    create_message_form,
-    next_page_request,
-    normalize_base_url,
-    normalize_space,
-    parse_retry_after,
-    update_call_form,
-)
+from airflow_provider_signalwire.api.connection import ConnectionSettings, normalize_base_url, normalize_space
+from airflow_provider_signalwire.api.errors import api_error, parse_retry_after
+from airflow_provider_signalwire.api.paging import ListPlan
+from airflow_provider_signalwire.api.request import ApiRequest, check_relative_path, raw_request
+from airflow_provider_signalwire.api.resource import compatibility_paging
+from airflow_provider_signalwire.api.resources.calls import CALLS, CREATE_CALL, UPDATE_CALL
+from airflow_provider_signalwire.api.resources.messages import CREATE_MESSAGE, MESSAGES
+from airflow_provider_signalwire.api.retries import RetryPolicy, certainly_not_processed
 from airflow_provider_signalwire.exceptions import (
     SignalWireApiError,
     SignalWireConnectionError,
@@ -28,6 +21,24 @@ from airflow_provider_signalwire.exceptions import (
 )
 
 PROJECT = "6bfbbe86-a901-4197-8759-2a0de1fa319d"
+DEFAULTS = {"project_id": PROJECT, "default_from": None}
+
+
+def create_call_form(params, default_from=None):
+    return CREATE_CALL.encode(params, {**DEFAULTS, "default_from": default_from})
+
+
+def create_message_form(params, default_from=None):
+    return CREATE_MESSAGE.encode(params, {**DEFAULTS, "default_from": default_from})
+
+
+def update_call_form(params):
+    return UPDATE_CALL.encode(params, DEFAULTS)
+
+
+def next_page_request(page, fetched=None):
+    plan = ListPlan(compatibility_paging("messages"), ApiRequest("GET", "/first"))
+    return plan.next_request(page, fetched if fetched is not None else set())
 
 
 @pytest.mark.parametrize(
@@ -222,14 +233,13 @@ def test_update_call_needs_something_to_change():
 @pytest.mark.parametrize("sid", ["", "   ", None, "../x", "a/b", "a?b", " a"])
 def test_sids_must_be_one_path_segment(sid):
     with pytest.raises(SignalWireInputError, match="'sid'"):
-        SignalWireApi(PROJECT).get_call(sid)
+        CALLS.get_request(DEFAULTS, sid)
 
 
 def test_list_date_filters_use_days_and_keep_an_exact_window():
-    api = SignalWireApi(PROJECT)
     after = datetime(2026, 11, 25, 22, 30, tzinfo=timezone(timedelta(hours=-5)))  # 03:30 UTC on the 26th
     before = datetime(2026, 11, 27, 0, 0, tzinfo=timezone.utc)
-    plan = api.list_messages(date_sent_after=after, date_sent_before=before, to="+1555")
+    plan = MESSAGES.list_plan(DEFAULTS, filters={"date_sent_after": after, "date_sent_before": before, "to": "+1555"})
     params = dict(plan.first_request.params or [])
     assert params["DateSent>"] == "2026-11-26"
     assert params["DateSent<"] == "2026-11-26"  # midnight bound: the day before is the last one needed
@@ -241,9 +251,13 @@ def test_list_date_filters_use_days_and_keep_an_exact_window():
 
 
 def test_list_date_filters_take_dates_and_iso_strings():
-    api = SignalWireApi(PROJECT)
-    plan = api.list_calls(
-        start_time=date(2026, 1, 2), end_time_after="2026-01-01", start_time_before="2026-01-05T00:00:00+00:00"
+    plan = CALLS.list_plan(
+        DEFAULTS,
+        filters={
+            "start_time": date(2026, 1, 2),
+            "end_time_after": "2026-01-01",
+            "start_time_before": "2026-01-05T00:00:00+00:00",
+        },
     )
     params = plan.first_request.params or []
     assert ("StartTime", "2026-01-02") in params
@@ -253,22 +267,21 @@ def test_list_date_filters_take_dates_and_iso_strings():
 
 def test_naive_datetimes_are_refused():
     with pytest.raises(SignalWireInputError, match="naive datetime"):
-        SignalWireApi(PROJECT).list_messages(date_sent_after=datetime(2026, 1, 1))
+        MESSAGES.list_plan(DEFAULTS, filters={"date_sent_after": datetime(2026, 1, 1)})
     with pytest.raises(SignalWireInputError, match="'date_sent_after'"):
-        SignalWireApi(PROJECT).list_messages(date_sent_after="yesterday")
+        MESSAGES.list_plan(DEFAULTS, filters={"date_sent_after": "yesterday"})
 
 
 def test_list_arguments_are_checked():
-    api = SignalWireApi(PROJECT)
     with pytest.raises(SignalWireInputError, match="'page_size' must be a whole number from 1 to 1000"):
-        api.list_calls(page_size=1001)
+        CALLS.list_plan(DEFAULTS, page_size=1001, filters={})
     with pytest.raises(SignalWireInputError, match="'limit'"):
-        api.list_calls(limit=0)
+        CALLS.list_plan(DEFAULTS, limit=0, filters={})
     with pytest.raises(SignalWireInputError, match="unknown filter.*colour"):
-        api.list_calls(colour="red")
+        CALLS.list_plan(DEFAULTS, filters={"colour": "red"})
     with pytest.raises(SignalWireInputError, match="'status' must be one of"):
-        api.list_messages(status="lost")
-    assert ("PageSize", "20") in (api.list_calls(limit=20).first_request.params or [])
+        MESSAGES.list_plan(DEFAULTS, filters={"status": "lost"})
+    assert ("PageSize", "20") in (CALLS.list_plan(DEFAULTS, limit=20, filters={}).first_request.params or [])
 
 
 @pytest.mark.parametrize(
@@ -291,13 +304,12 @@ def test_call_api_paths_must_stay_under_the_space(path):
 
 
 def test_call_api_refuses_auth_headers_and_marks_posts_as_creates():
-    api = SignalWireApi(PROJECT)
     with pytest.raises(SignalWireInputError, match="Authorization"):
-        api.raw("GET", "/api/relay/rest/phone_numbers", headers={"Authorization": "Basic x"})
-    assert api.raw("POST", "/x").is_create
-    assert not api.raw("PUT", "/x").is_create
+        raw_request("GET", "/api/relay/rest/phone_numbers", headers={"Authorization": "Basic x"})
+    assert raw_request("POST", "/x").is_create
+    assert not raw_request("PUT", "/x").is_create
     with pytest.raises(SignalWireInputError, match="'method'"):
-        api.raw("BREW", "/x")
+        raw_request("BREW", "/x")
 
 
 def test_next_page_keeps_only_the_path_of_an_absolute_uri():
@@ -372,8 +384,6 @@ def test_backoff_grows_with_jitter_and_honours_retry_after():
 
 
 def test_only_refusals_and_unsent_requests_count_as_certainly_not_processed():
-    from airflow_provider_signalwire.api import certainly_not_processed
-
     for status in (400, 401, 403, 404, 422, 429):
         assert certainly_not_processed(SignalWireApiError(status=status, method="POST", path="/x"))
     for status in (408, 409, 499, 500, 502, 503):

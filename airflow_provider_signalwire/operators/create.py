@@ -1,6 +1,5 @@
 """
-What the SignalWire operators share: the connection and its hook, reading templated values, searches,
-and for the operators that create a call or a message, waiting for the outcome and never creating twice.
+The operators that create a call or a message: wait for the outcome, and never create twice.
 
 Never twice: before it sends a create, the operator records in Airflow's task state store that it is about
 to (:class:`CreateMarker`), and the SID once SignalWire answers. A retry of the same task instance reads
@@ -13,28 +12,21 @@ or SignalWire refused the request.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import math
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence, Set
+from collections.abc import Callable, Collection, Iterable, Mapping, Set
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
-from airflow.sdk import BaseOperator
-
-from airflow_provider_signalwire.api import Resource, certainly_not_processed, parse_api_datetime
 from airflow_provider_signalwire.compat import AirflowException, conf
-from airflow_provider_signalwire.exceptions import (
-    SignalWireApiError,
-    SignalWireConnectionError,
-    SignalWireInputError,
-)
-from airflow_provider_signalwire.hooks.signalwire import SignalWireHook
+from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireConnectionError
+from airflow_provider_signalwire.operators.base import SignalWireBaseOperator, as_bool, as_seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_signalwire.api.resource import Operation, Resource
+    from airflow_provider_signalwire.api.statuses import Statuses
 
 CREATE_MARKER_KEY = "signalwire_create"
 #: How far before the first create a retry looks: SignalWire dates have whole seconds, and its clock and
@@ -44,113 +36,6 @@ CLOCK_SKEW = timedelta(seconds=60)
 DEDUP_SCAN_LIMIT = 200
 DEFAULT_POLL_INTERVAL = 5.0
 DEFAULT_WAIT_TIMEOUT = 3600.0
-DEFAULT_SEARCH_LIMIT = 1000
-
-
-# --------------------------------------------------------------------------------------------------
-# Templated values
-# --------------------------------------------------------------------------------------------------
-
-
-def as_bool(name: str, value: Any) -> bool:
-    """A flag given as a bool or, after templating, as ``"true"`` / ``"false"``."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise SignalWireInputError(f"SignalWire: {name!r} must be true or false; got {value!r}.")
-
-
-def as_seconds(name: str, value: Any) -> float:
-    """A positive number of seconds, given as a number or, after templating, a string."""
-    seconds = math.nan
-    if not isinstance(value, bool):
-        with contextlib.suppress(TypeError, ValueError):
-            seconds = float(value)
-    if not (seconds > 0 and math.isfinite(seconds)):
-        raise SignalWireInputError(f"SignalWire: {name!r} must be a number of seconds above 0; got {value!r}.")
-    return seconds
-
-
-def as_whole_number(value: Any) -> Any:
-    """Turn a templated ``"100"`` back into ``100``; anything else is left for the API layer to check."""
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return value
-
-
-def filter_names(resource: Resource) -> tuple[str, ...]:
-    """The hooks' list filters of a resource: the plain ones, then each date with ``_before`` / ``_after``."""
-    dates = (f"{base}{suffix}" for base in resource.date_filters for suffix in ("", "_before", "_after"))
-    return (*resource.other_filters, *dates)
-
-
-# --------------------------------------------------------------------------------------------------
-# Operators
-# --------------------------------------------------------------------------------------------------
-
-
-class SignalWireBaseOperator(BaseOperator):
-    """
-    Base of the SignalWire operators: the connection and its hook.
-
-    :param signalwire_conn_id: the Airflow connection to SignalWire (templated).
-    """
-
-    template_fields: Sequence[str] = ("signalwire_conn_id",)
-
-    def __init__(self, *, signalwire_conn_id: str = SignalWireHook.default_conn_name, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.signalwire_conn_id = signalwire_conn_id
-
-    @cached_property
-    def hook(self) -> SignalWireHook:
-        return SignalWireHook(self.signalwire_conn_id)
-
-    def present_arguments(self, names: Iterable[str]) -> dict[str, Any]:
-        """The rendered values of ``names`` that were given (``None`` means: not sent)."""
-        return {name: value for name in names if (value := getattr(self, name)) is not None}
-
-
-class SignalWireSidOperator(SignalWireBaseOperator):
-    """
-    Base of the operators that act on one call or message named by its SID.
-
-    :param sid: the SID (templated).
-    """
-
-    template_fields: Sequence[str] = (*SignalWireBaseOperator.template_fields, "sid")
-
-    def __init__(self, *, sid: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.sid = sid
-
-
-class SignalWireSearchOperator(SignalWireBaseOperator):
-    """
-    Base of the search operators: list with the hook's filters, return a list of the API's resource dicts.
-
-    :param limit: at most this many results (templated); ``None`` for all of them.
-    :param page_size: items per page requested from SignalWire (templated); default: as large as useful.
-    """
-
-    resource: ClassVar[Resource]
-    list_method: ClassVar[str]
-
-    def __init__(self, *, limit: int | None = DEFAULT_SEARCH_LIMIT, page_size: int | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.limit = limit
-        self.page_size = page_size
-
-    def execute(self, context: Context) -> list[dict[str, Any]]:
-        filters = self.present_arguments(filter_names(self.resource))
-        # The hook checks every filter when it builds the first request, before anything is sent.
-        found = getattr(self.hook, self.list_method)(
-            limit=as_whole_number(self.limit), page_size=as_whole_number(self.page_size), **filters
-        )
-        results = list(found)
-        self.log.info("Found %d SignalWire %s", len(results), self.resource.list_key)
-        return results
 
 
 class CreateMarker:
@@ -223,7 +108,7 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
         instead of creating another (templated).
     """
 
-    resource_type: ClassVar[str]
+    resource: ClassVar[Resource]
     wait_template_fields: ClassVar[tuple[str, ...]] = (
         "wait_for_completion",
         "poll_interval",
@@ -253,28 +138,34 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
         self.deferrable = deferrable
         self.deduplicate_retries = deduplicate_retries
 
-    # What each resource does ----------------------------------------------------------------------
+    # What the subclass gives ------------------------------------------------------------------------
 
     def api_arguments(self) -> dict[str, Any]:
         """The rendered API arguments that were given."""
-        raise NotImplementedError
+        return self.present_arguments(self.operation.params)
+
+    # What the resource spec says ------------------------------------------------------------------
+
+    @property
+    def operation(self) -> Operation:
+        assert self.resource.create is not None
+        return self.resource.create
+
+    @property
+    def statuses(self) -> Statuses:
+        assert self.resource.statuses is not None
+        return self.resource.statuses
 
     def check_arguments(self, arguments: Mapping[str, Any]) -> None:
-        """Check the arguments with the API layer's rules; raises SignalWireInputError."""
-        raise NotImplementedError
-
-    def create(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def read(self, sid: str) -> dict[str, Any]:
-        raise NotImplementedError
+        """Check the arguments against the resource spec (raises SignalWireInputError), before anything is sent."""
+        self.operation.encode(arguments, self.hook.settings.defaults)
 
     def find_created_since(self, arguments: Mapping[str, Any], since: datetime) -> dict[str, Any] | None:
-        """The call or message an earlier try created with these arguments, created at or after ``since``."""
-        raise NotImplementedError
-
-    def is_mms(self, arguments: Mapping[str, Any]) -> bool:
-        return False
+        """The item an earlier try created with these arguments, created at or after ``since``."""
+        sent = self.operation.effective(arguments, self.hook.settings.defaults)
+        filters = {name: sent[name] for name in ("to", "from_") if sent.get(name)}
+        items = self.hook.list(self.resource, limit=DEDUP_SCAN_LIMIT, **filters)
+        return earliest_match_since(items, since, lambda item: self.resource.same_item(sent, item))
 
     # The flow ------------------------------------------------------------------------------------
 
@@ -297,29 +188,29 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
         status = event.get("status")
         marker = CreateMarker(context) if as_bool("deduplicate_retries", self.deduplicate_retries) else None
         if status in ("success", "failed"):
-            return self._settle(event["resource"], status, marker)
+            # Events of triggers deferred before 0.2.0 carry the item under "resource".
+            item = event["resource"] if "resource_type" in event else event["item"]
+            return self._settle(item, status, marker)
         # An error or a timeout leaves the outcome open: a retry takes the same call or message up again.
         raise AirflowException(event.get("message") or f"SignalWire wait ended with {event!r}")
 
     def _wait_options(self) -> _Wait:
-        from airflow_provider_signalwire.triggers.status import check_failed_statuses
-
         return _Wait(
             enabled=as_bool("wait_for_completion", self.wait_for_completion),
             poll_interval=as_seconds("poll_interval", self.poll_interval),
             timeout=None if self.wait_timeout is None else as_seconds("wait_timeout", self.wait_timeout),
-            failed=check_failed_statuses(self.resource_type, self.failed_statuses),
+            failed=self.statuses.check_failed(self.failed_statuses),
             deferrable=as_bool("deferrable", self.deferrable),
         )
 
     def _take_earlier(
         self, previous: dict[str, Any], arguments: Mapping[str, Any], marker: CreateMarker | None
     ) -> dict[str, Any] | None:
-        kind = self.resource_type
+        kind = self.resource.singular
         sid = previous.get("sid")
         if sid:
             try:
-                resource = self.read(sid)
+                resource = self.hook.get(self.resource, sid)
             except SignalWireApiError as error:
                 if error.status != 404:
                     raise
@@ -358,18 +249,20 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
         if marker is not None:
             marker.set({"started_at": started_at})
         try:
-            resource = self.create(arguments)
+            resource = self.hook.create(self.resource, **arguments)
         except (SignalWireApiError, SignalWireConnectionError) as error:
+            from airflow_provider_signalwire.api.retries import certainly_not_processed
+
             if marker is not None and not certainly_not_processed(error):
                 self.log.error(
                     "SignalWire may have created the %s; a retry of this task looks for it before creating one.",
-                    self.resource_type,
+                    self.resource.singular,
                 )
             elif marker is not None and previous is None:
                 marker.delete()  # nothing was created: a retry need not look
             raise
         self.log.info(
-            "Created SignalWire %s %s (status %r)", self.resource_type, resource.get("sid"), resource.get("status")
+            "Created SignalWire %s %s (status %r)", self.resource.singular, resource.get("sid"), resource.get("status")
         )
         if marker is not None:
             marker.set({"started_at": started_at, "sid": resource.get("sid")})
@@ -378,15 +271,16 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
     def _wait(
         self, resource: dict[str, Any], arguments: Mapping[str, Any], wait: _Wait, marker: CreateMarker | None
     ) -> dict[str, Any]:
-        from airflow_provider_signalwire.triggers.status import SignalWireStatusTrigger, outcome
+        from airflow_provider_signalwire.triggers.status import SignalWireStatusTrigger
 
-        kind, sid, mms = self.resource_type, resource["sid"], self.is_mms(arguments)
-        result = outcome(kind, resource, wait.failed, mms)
+        kind, sid = self.resource.singular, resource["sid"]
+        mms = self.statuses.created_without_report(arguments)
+        result = self.statuses.outcome(resource, wait.failed, mms)
         if result is None and wait.deferrable:
             deadline = None if wait.timeout is None else time.time() + wait.timeout
             trigger = SignalWireStatusTrigger(
                 sid=sid,
-                resource_type=kind,
+                resource=self.resource.name,
                 signalwire_conn_id=self.signalwire_conn_id,
                 poll_interval=wait.poll_interval,
                 deadline=deadline,
@@ -407,18 +301,16 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
                 )
             self.log.info("SignalWire %s %s is %r", kind, sid, resource.get("status"))
             time.sleep(wait.poll_interval if remaining is None else min(wait.poll_interval, remaining))
-            resource = self.read(sid)
-            result = outcome(kind, resource, wait.failed, mms)
+            resource = self.hook.get(self.resource, sid)
+            result = self.statuses.outcome(resource, wait.failed, mms)
         return self._settle(resource, result, marker)
 
     def _settle(self, resource: dict[str, Any], result: str, marker: CreateMarker | None) -> dict[str, Any]:
-        from airflow_provider_signalwire.triggers.status import failure_text
-
         # A final status settles the outcome: a retry after a failed one places a new call or message.
         self._forget(marker)
         if result == "failed":
-            raise AirflowException(failure_text(self.resource_type, resource))
-        self.log.info("SignalWire %s %s ended %r", self.resource_type, resource.get("sid"), resource.get("status"))
+            raise AirflowException(self.statuses.failure_text(resource))
+        self.log.info("SignalWire %s %s ended %r", self.resource.singular, resource.get("sid"), resource.get("status"))
         return resource
 
     @staticmethod
@@ -435,6 +327,8 @@ def earliest_match_since(
 
     Reading stops at the first item created before ``since``.
     """
+    from airflow_provider_signalwire.api.dates import parse_api_datetime
+
     match = None
     for item in items:
         created = parse_api_datetime(item.get("date_created"))

@@ -1,0 +1,120 @@
+"""
+Lists page by page: the plan of a listing (first request, exact window, limit) and what a walk has seen so far.
+
+Both hooks walk a :class:`Listing` the same way (the sync one with ``requests``, the async one with ``httpx``)::
+
+    listing = Listing(plan)
+    while listing.request is not None:
+        yield from listing.take(send(listing.request))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from airflow_provider_signalwire.api.dates import parse_api_datetime
+from airflow_provider_signalwire.api.request import ApiRequest, check_relative_path
+from airflow_provider_signalwire.exceptions import SignalWireApiError
+
+if TYPE_CHECKING:
+    from airflow_provider_signalwire.api.resource import Paging
+
+MAX_PAGE_SIZE = 1000
+
+
+class ListPlan:
+    """
+    How to list a resource: the first request, how pages link, the exact time window, and the limit.
+
+    SignalWire's date filters take whole UTC days. A datetime bound asks for the covering days and
+    :meth:`accept` keeps exactly the items inside ``[after, before)``, so consecutive windows (one per
+    DAG run, in any timezone) see each item once.
+    """
+
+    __slots__ = ("first_request", "limit", "paging", "window")
+
+    def __init__(
+        self,
+        paging: Paging,
+        first_request: ApiRequest,
+        limit: int | None = None,
+        window: list[tuple[str, str, datetime]] | None = None,
+    ) -> None:
+        self.paging = paging
+        self.first_request = first_request
+        self.limit = limit
+        self.window = window or []  # (item field, "after" | "before", bound)
+
+    def accept(self, item: Mapping[str, Any]) -> bool:
+        for item_field, side, bound in self.window:
+            moment = parse_api_datetime(item.get(item_field))
+            if moment is None:
+                return False
+            if side == "after" and moment < bound:
+                return False
+            if side == "before" and moment >= bound:
+                return False
+        return True
+
+    def items(self, page: Any) -> list[dict[str, Any]]:
+        found = page.get(self.paging.list_key) if isinstance(page, Mapping) else None
+        if not isinstance(found, list):
+            raise self._malformed(f"the list page has no {self.paging.list_key!r} list")
+        items = [item for item in found if isinstance(item, dict)]
+        return [item for item in items if self.accept(item)] if self.window else items
+
+    def next_request(self, page: Any, fetched: set[str]) -> ApiRequest | None:
+        """
+        The request for the page after ``page``, or ``None`` on the last page and when the link points back at a
+        page already in ``fetched`` (a server repeating itself cannot make the listing loop forever).
+
+        The link is a path on the Space: of an absolute URI only the path and query are taken, so the token
+        never goes to another host.
+        """
+        link = self.paging.link(page)
+        if not link:
+            return None
+        if not isinstance(link, str):
+            raise self._malformed("the next-page link is not a string")
+        parts = urlsplit(link)
+        if parts.scheme or parts.netloc:
+            link = parts.path + (f"?{parts.query}" if parts.query else "")
+        if link in fetched:
+            return None
+        return ApiRequest("GET", check_relative_path(link))
+
+    def _malformed(self, what: str) -> SignalWireApiError:
+        return SignalWireApiError(status=200, method="GET", path=self.first_request.path, message=what)
+
+
+class Listing:
+    """
+    Where a walk through a plan's pages is: the next request to send, the pages fetched and the items handed out.
+
+    :param plan: what to list.
+    """
+
+    __slots__ = ("count", "fetched", "plan", "request")
+
+    def __init__(self, plan: ListPlan) -> None:
+        self.plan = plan
+        self.request: ApiRequest | None = plan.first_request
+        self.fetched: set[str] = set()
+        self.count = 0
+
+    def take(self, page: Any) -> list[dict[str, Any]]:
+        """The items of ``page`` (the answer to :attr:`request`) to hand out; moves :attr:`request` on."""
+        assert self.request is not None
+        self.fetched.add(self.request.path)
+        items = self.plan.items(page)
+        limit = self.plan.limit
+        if limit is not None and self.count + len(items) >= limit:
+            items = items[: limit - self.count]
+            self.request = None
+        else:
+            self.request = self.plan.next_request(page, self.fetched)
+        self.count += len(items)
+        return items

@@ -1,0 +1,104 @@
+"""One request to the Space, independent of the HTTP library that sends it, and the checks on what it may reach."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+from urllib.parse import unquote
+
+from airflow_provider_signalwire.exceptions import SignalWireInputError
+
+RAW_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+# Set by the connection: a caller may not override them.
+_FORBIDDEN_HEADERS = frozenset({"authorization", "host", "cookie", "proxy-authorization"})
+
+
+class ApiRequest(NamedTuple):
+    """
+    One request to the Space.
+
+    :param path: relative to the connection's base URL, starting with ``/``; may carry a query.
+    :param params: query parameters, as pairs.
+    :param data: a form body, as pairs (or what a raw call gave).
+    :param json: a JSON body.
+    :param is_create: True when sending it twice could create two things (a call or a message).
+    """
+
+    method: str
+    path: str
+    params: list[tuple[str, str]] | None = None
+    data: Any = None
+    json: Any = None
+    headers: dict[str, str] | None = None
+    is_create: bool = False
+
+    @property
+    def label(self) -> str:
+        """``METHOD /path`` without the query, for messages."""
+        return f"{self.method} {self.path.split('?', 1)[0]}"
+
+    @property
+    def is_form(self) -> bool:
+        return isinstance(self.data, list)
+
+
+def check_sid(action: str, sid: Any, name: str = "sid") -> str:
+    """A SID (or an id) must be a non-empty string that stays one path segment."""
+    if not isinstance(sid, str) or not sid.strip():
+        raise SignalWireInputError(f"SignalWire {action}: {name!r} must be a non-empty SID; got {sid!r}.")
+    if sid != sid.strip() or any(ch in sid for ch in "/?#\\%") or sid in (".", ".."):
+        raise SignalWireInputError(
+            f"SignalWire {action}: {name!r} must be a SID (letters, digits and dashes); got {sid!r}."
+        )
+    return sid
+
+
+def check_relative_path(path: Any) -> str:
+    """
+    Refuse anything that is not a path under the Space: absolute or scheme-relative URLs,
+    ``..`` segments (even percent-encoded), backslashes, fragments, whitespace and control characters.
+    """
+    allowed = "a path under the Space starting with '/', such as '/api/relay/rest/phone_numbers'"
+    if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
+        raise SignalWireInputError(f"SignalWire call_api: 'path' must be {allowed}; got {path!r}.")
+    if "://" in path or "\\" in path or "#" in path or any(ch.isspace() or ord(ch) < 32 for ch in path):
+        raise SignalWireInputError(f"SignalWire call_api: 'path' must be {allowed}; got {path!r}.")
+    decoded = unquote(unquote(path.split("?", 1)[0]))
+    if any(segment in (".", "..") for segment in decoded.split("/")) or "\\" in decoded:
+        raise SignalWireInputError(f"SignalWire call_api: 'path' must not leave the Space; got {path!r}.")
+    return path
+
+
+def raw_request(
+    method: str,
+    path: str,
+    *,
+    params: Mapping[str, Any] | Sequence[tuple[str, str]] | None = None,
+    data: Any = None,
+    json: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> ApiRequest:
+    """A request to any path under the Space, for what the resource specs do not cover (``call_api``)."""
+    method_name = method.upper() if isinstance(method, str) else method
+    if method_name not in RAW_METHODS:
+        raise SignalWireInputError(
+            f"SignalWire call_api: 'method' must be one of {', '.join(RAW_METHODS)}; got {method!r}."
+        )
+    if data is not None and json is not None:
+        raise SignalWireInputError("SignalWire call_api: give 'data' (a form) or 'json', not both.")
+    for name in headers or {}:
+        if name.lower() in _FORBIDDEN_HEADERS:
+            raise SignalWireInputError(
+                f"SignalWire call_api: header {name!r} is set by the connection and cannot be given."
+            )
+    query = list(params.items()) if isinstance(params, Mapping) else params
+    return ApiRequest(
+        method_name,
+        check_relative_path(path),
+        params=[(str(k), str(v)) for k, v in query] if query else None,
+        data=data,
+        json=json,
+        headers=dict(headers) if headers else None,
+        # A POST or PATCH to an unknown path may create something: never resend it when unsure.
+        is_create=method_name in ("POST", "PATCH"),
+    )

@@ -1,0 +1,121 @@
+"""What the SignalWire operators share: the connection and its hook, templated values, SIDs and searches."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_signalwire import DEFAULT_CONN_ID
+from airflow_provider_signalwire.exceptions import SignalWireInputError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_signalwire.api.resource import Resource
+    from airflow_provider_signalwire.hooks.signalwire import SignalWireHook
+
+DEFAULT_SEARCH_LIMIT = 1000
+#: What a date filter takes: a date (whole UTC days), an aware datetime or an ISO 8601 string (as templates render).
+DateLike = date | datetime | str | None
+
+
+def as_bool(name: str, value: Any) -> bool:
+    """A flag given as a bool or, after templating, as ``"true"`` / ``"false"``."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise SignalWireInputError(f"SignalWire: {name!r} must be true or false; got {value!r}.")
+
+
+def as_seconds(name: str, value: Any) -> float:
+    """A positive number of seconds, given as a number or, after templating, a string."""
+    seconds = math.nan
+    if not isinstance(value, bool):
+        with contextlib.suppress(TypeError, ValueError):
+            seconds = float(value)
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise SignalWireInputError(f"SignalWire: {name!r} must be a number of seconds above 0; got {value!r}.")
+    return seconds
+
+
+def as_whole_number(value: Any) -> Any:
+    """Turn a templated ``"100"`` back into ``100``; anything else is left for the API layer to check."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
+
+
+class SignalWireBaseOperator(BaseOperator):
+    """
+    Base of the SignalWire operators: the connection and its hook.
+
+    :param signalwire_conn_id: the Airflow connection to SignalWire (templated).
+    """
+
+    template_fields: Sequence[str] = ("signalwire_conn_id",)
+
+    def __init__(self, *, signalwire_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.signalwire_conn_id = signalwire_conn_id
+
+    @cached_property
+    def hook(self) -> SignalWireHook:
+        from airflow_provider_signalwire.hooks.signalwire import SignalWireHook
+
+        return SignalWireHook(self.signalwire_conn_id)
+
+    def keep_arguments(self, given: Mapping[str, Any], names: Iterable[str]) -> None:
+        """Keep the constructor's API arguments (``locals()``) as attributes, where templating renders them."""
+        for name in names:
+            setattr(self, name, given[name])
+
+    def present_arguments(self, names: Iterable[str]) -> dict[str, Any]:
+        """The rendered values of ``names`` that were given (``None`` means: not sent)."""
+        return {name: value for name in names if (value := getattr(self, name)) is not None}
+
+
+class SignalWireSidOperator(SignalWireBaseOperator):
+    """
+    Base of the operators that act on one call or message named by its SID.
+
+    :param sid: the SID (templated).
+    """
+
+    template_fields: Sequence[str] = (*SignalWireBaseOperator.template_fields, "sid")
+
+    def __init__(self, *, sid: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sid = sid
+
+
+class SignalWireSearchOperator(SignalWireBaseOperator):
+    """
+    Base of the search operators: list a resource with its filters, return a list of the API's dicts.
+
+    :param limit: at most this many results (templated); ``None`` for all of them.
+    :param page_size: items per page requested from SignalWire (templated); default: as large as useful.
+    """
+
+    resource: ClassVar[Resource]
+
+    def __init__(self, *, limit: int | None = DEFAULT_SEARCH_LIMIT, page_size: int | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.limit = limit
+        self.page_size = page_size
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        filters = self.present_arguments(self.resource.filter_names())
+        # The hook checks every filter when it builds the first request, before anything is sent.
+        found = self.hook.list(
+            self.resource, limit=as_whole_number(self.limit), page_size=as_whole_number(self.page_size), **filters
+        )
+        results = list(found)
+        self.log.info("Found %d SignalWire %s", len(results), self.resource.name)
+        return results
