@@ -98,7 +98,7 @@ def test_exact_datetime_window_over_whole_day_filters(hook, signalwire_conn):
     )
     assert sorted(m["body"] for m in window) == ["h1", "h2"]
     (get,) = [r for r in signalwire_conn.requests if r["method"] == "GET"]
-    assert get["query"]["DateSent>"] == ["2026-11-20"] and get["query"]["DateSent<"] == ["2026-11-21"]
+    assert get["query"]["DateSent>"] == ["2026-11-19"] and get["query"]["DateSent<"] == ["2026-11-22"]
 
 
 def test_every_error_shape_from_the_server_is_understood(hook, signalwire_conn):

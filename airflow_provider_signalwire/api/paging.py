@@ -29,9 +29,9 @@ class ListPlan:
     """
     How to list a resource: the first request, how pages link, the exact time window, and the limit.
 
-    SignalWire's date filters take whole UTC days. A datetime bound asks for the covering days and
-    :meth:`accept` keeps exactly the items inside ``[after, before)``, so consecutive windows (one per
-    DAG run, in any timezone) see each item once.
+    SignalWire's date filters take whole UTC days. A bound asks for the days that cover it and :meth:`accept`
+    keeps exactly the items inside ``[after, before)``, so consecutive windows (one per DAG run, in any
+    timezone) see each item once.
     """
 
     __slots__ = ("first_request", "limit", "paging", "window")

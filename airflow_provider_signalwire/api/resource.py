@@ -7,7 +7,7 @@ date a watcher follows. Hooks send what it builds; operators, sensors and trigge
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
@@ -254,8 +254,9 @@ class Resource:
         parent_sid: str | None = None,
     ) -> ListPlan:
         """
-        The plan to list items matching ``filters``. A ``date`` uses SignalWire's whole-day filters; an aware
-        datetime asks for the covering days and the plan keeps exactly ``_after <= date < _before``.
+        The plan to list items matching ``filters``. SignalWire filters whole UTC days: a bound (an aware datetime,
+        or a date as its midnight UTC) asks for the days that cover it and the plan keeps exactly
+        ``_after <= date < _before``. A date without a suffix is SignalWire's "on that day".
         """
         from airflow_provider_signalwire.api.paging import MAX_PAGE_SIZE, ListPlan
         from airflow_provider_signalwire.api.request import ApiRequest
@@ -297,18 +298,18 @@ class Resource:
 def _date_query(
     name: str, value: Any, date_filter: DateFilter, suffix: str, window: list[tuple[str, str, datetime]]
 ) -> tuple[str, str]:
-    from airflow_provider_signalwire.api.dates import to_date_or_datetime
+    from airflow_provider_signalwire.api.dates import to_date_or_datetime, to_utc_datetime
 
-    moment = to_date_or_datetime(name, value)
     if suffix == "":
-        day = moment.date() if isinstance(moment, datetime) else moment
-        return (date_filter.api_name, day.isoformat())
-    operator = ">" if suffix == "_after" else "<"
-    if not isinstance(moment, datetime):
-        return (date_filter.api_name + operator, moment.isoformat())
-    side = "after" if suffix == "_after" else "before"
-    day = moment.date()
-    if side == "before" and moment == datetime.combine(day, datetime.min.time(), UTC):
-        day -= timedelta(days=1)  # nothing on the bound's own day is before it
-    window.append((date_filter.item_field, side, moment))
-    return (date_filter.api_name + operator, day.isoformat())
+        moment = to_date_or_datetime(name, value)
+        return (date_filter.api_name, (moment.date() if isinstance(moment, datetime) else moment).isoformat())
+    # A bound is a moment (a date: its midnight UTC), kept exactly by the plan's window. The spec words ``X>`` and
+    # ``X<`` as "after" and "before" a day, some read them as "on or after" and "on or before": the day asked for
+    # holds every item of the window under either reading.
+    bound = to_utc_datetime(name, value)
+    if suffix == "_after":
+        window.append((date_filter.item_field, "after", bound))
+        return (date_filter.api_name + ">", (bound.date() - timedelta(days=1)).isoformat())
+    window.append((date_filter.item_field, "before", bound))
+    last_day = (bound - timedelta(microseconds=1)).date()
+    return (date_filter.api_name + "<", (last_day + timedelta(days=1)).isoformat())

@@ -147,8 +147,8 @@ class SignalWireHookBase:
     def list_calls(self, *, page_size: int | None = None, limit: int | None = None, **filters: Any) -> Any:
         """
         Iterate over calls, newest first. Filters: ``to``, ``from_``, ``status``, ``parent_call_sid``, and
-        ``start_time``/``end_time`` with ``_before``/``_after``, as dates (SignalWire's whole-day filters) or aware
-        datetimes (exact: ``_after`` inclusive, ``_before`` exclusive).
+        ``start_time``/``end_time`` with ``_before``/``_after``, as dates (a UTC day) or aware datetimes; bounds are
+        exact: ``_after`` on or after, ``_before`` strictly before.
         """
         return self.list(CALLS, page_size=page_size, limit=limit, **filters)
 
@@ -171,8 +171,8 @@ class SignalWireHookBase:
     def list_messages(self, *, page_size: int | None = None, limit: int | None = None, **filters: Any) -> Any:
         """
         Iterate over messages, newest first. Filters: ``to``, ``from_``, ``status``, and ``date_sent`` with
-        ``_before``/``_after``, as dates (whole UTC days) or aware datetimes (exact: ``_after`` inclusive,
-        ``_before`` exclusive).
+        ``_before``/``_after``, as dates (a UTC day) or aware datetimes; bounds are exact: ``_after`` on or after,
+        ``_before`` strictly before.
         """
         return self.list(MESSAGES, page_size=page_size, limit=limit, **filters)
 

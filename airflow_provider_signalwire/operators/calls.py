@@ -202,15 +202,15 @@ class SignalWireSearchCallsOperator(SignalWireSearchOperator):
     """
     Search the Project's calls, newest first; returns a list of calls (the API's dicts) to XCom.
 
-    Every argument is templated. Times are dates (SignalWire's whole UTC days), aware datetimes or ISO 8601
-    strings such as ``"{{ data_interval_start }}"``: a datetime bound is exact (``_after`` inclusive,
-    ``_before`` exclusive), so consecutive data intervals in any timezone see each call once.
+    Every argument is templated. Times are dates (a UTC day), aware datetimes or ISO 8601 strings such as
+    ``"{{ data_interval_start }}"``. Bounds are exact (``_after``: on or after; ``_before``: strictly before; a
+    date is its midnight UTC), so consecutive data intervals in any timezone see each call once.
 
     :param to: calls to this number; ``from_``: from this number.
     :param status: calls in this status (``queued``, ``ringing``, ``in-progress``, ``completed``, ...).
     :param parent_call_sid: the legs of this call.
     :param start_time: calls started on this day; ``start_time_before`` / ``start_time_after``: before /
-        at or after this date or moment.
+        on or after this date or moment.
     :param end_time: the same three for the time the call ended (``end_time_before``, ``end_time_after``).
     :param limit: at most this many calls (default 1000); ``None`` for all.
     :param page_size: calls per page requested from SignalWire.

@@ -110,14 +110,15 @@ class SignalWireSearchMessagesOperator(SignalWireSearchOperator):
     """
     Search the Project's messages, newest first; returns a list of messages (the API's dicts) to XCom.
 
-    Every argument is templated. ``date_sent`` filters are dates (whole UTC days), aware datetimes or ISO
-    8601 strings such as ``"{{ data_interval_start }}"``. SignalWire filters whole UTC days, so a datetime
-    window asks for the days that cover it and keeps exactly the messages inside (``_after`` inclusive,
-    ``_before`` exclusive): a daily run over any timezone's data interval gets each message once.
+    Every argument is templated. ``date_sent`` filters are dates (a UTC day), aware datetimes or ISO 8601
+    strings such as ``"{{ data_interval_start }}"``. SignalWire filters whole UTC days, so a window asks for
+    the days that cover it and keeps exactly the messages inside (``_after``: on or after; ``_before``:
+    strictly before; a date is its midnight UTC): a daily run over any timezone's data interval gets each
+    message once.
 
     :param to: messages to this number; ``from_``: from this number.
     :param status: messages in this status (``queued``, ``sent``, ``delivered``, ``received``, ...).
-    :param date_sent: messages sent on this day; ``date_sent_before`` / ``date_sent_after``: before / at
+    :param date_sent: messages sent on this day; ``date_sent_before`` / ``date_sent_after``: before / on
         or after this date or moment.
     :param limit: at most this many messages (default 1000); ``None`` for all.
     :param page_size: messages per page requested from SignalWire.

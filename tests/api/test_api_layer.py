@@ -241,8 +241,8 @@ def test_list_date_filters_use_days_and_keep_an_exact_window():
     before = datetime(2026, 11, 27, 0, 0, tzinfo=timezone.utc)
     plan = MESSAGES.list_plan(DEFAULTS, filters={"date_sent_after": after, "date_sent_before": before, "to": "+1555"})
     params = dict(plan.first_request.params or [])
-    assert params["DateSent>"] == "2026-11-26"
-    assert params["DateSent<"] == "2026-11-26"  # midnight bound: the day before is the last one needed
+    assert params["DateSent>"] == "2026-11-25"  # "after the 25th" holds all of the 26th under either reading
+    assert params["DateSent<"] == "2026-11-27"  # a midnight bound: nothing on the 27th is needed
     assert params["To"] == "+1555"
     assert plan.accept({"date_sent": "Thu, 26 Nov 2026 03:30:00 +0000"})
     assert not plan.accept({"date_sent": "Thu, 26 Nov 2026 03:29:59 +0000"})
@@ -261,8 +261,8 @@ def test_list_date_filters_take_dates_and_iso_strings():
     )
     params = plan.first_request.params or []
     assert ("StartTime", "2026-01-02") in params
-    assert ("EndTime>", "2026-01-01") in params
-    assert ("StartTime<", "2026-01-04") in params
+    assert ("EndTime>", "2025-12-31") in params
+    assert ("StartTime<", "2026-01-05") in params
 
 
 def test_naive_datetimes_are_refused():

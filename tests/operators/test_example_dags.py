@@ -55,8 +55,9 @@ def test_messages_example_sends_waits_and_searches_its_data_interval(run_dag, si
     assert sorted(m["sid"] for m in found) == sorted(inside)
     assert xcom_value(dag_run, "count_by_status") == {"received": 3}
     search = api_requests(signalwire_emulator, "GET", r"/Messages$")[-1]
-    # The interval is 05:00 UTC on the 10th to 04:00 UTC on the 11th: the covering UTC days are asked for.
-    assert search["query"]["DateSent>"] == ["2024-03-10"] and search["query"]["DateSent<"] == ["2024-03-11"]
+    # The interval is 05:00 UTC on the 10th to 04:00 UTC on the 11th: the days that cover it whether SignalWire
+    # reads ">" and "<" as strict or inclusive are asked for.
+    assert search["query"]["DateSent>"] == ["2024-03-09"] and search["query"]["DateSent<"] == ["2024-03-12"]
 
 
 def test_retention_example_redacts_then_deletes_only_old_messages(run_dag, signalwire_emulator):

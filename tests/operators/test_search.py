@@ -79,7 +79,7 @@ def test_search_calls_sends_the_filters_and_keeps_exact_windows(signalwire_conn)
     assert [c["sid"] for c in found] == [inside["sid"]]
     assert early["sid"] not in {c["sid"] for c in found}
     (request,) = api_requests(signalwire_conn, "GET", r"/Calls$")
-    assert request["query"]["StartTime>"] == ["2024-05-01"] and request["query"]["StartTime<"] == ["2024-05-01"]
+    assert request["query"]["StartTime>"] == ["2024-04-30"] and request["query"]["StartTime<"] == ["2024-05-02"]
     assert request["query"]["To"] == [TO_NUMBER] and request["query"]["Status"] == ["completed"]
 
 
