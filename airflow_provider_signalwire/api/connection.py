@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from airflow_provider_signalwire.api.secrets import MIN_SECRET_LENGTH, scrub, without_user_info
 from airflow_provider_signalwire.exceptions import SignalWireInputError
 
 DEFAULT_TIMEOUT = 30.0
@@ -31,7 +32,10 @@ def normalize_space(space: str) -> str:
         raise refuse("must not contain whitespace")
     host = space
     if "://" in space:
-        parts = urlsplit(space)
+        try:
+            parts = urlsplit(space)
+        except ValueError:  # a malformed IPv6 host
+            raise refuse("URL is malformed") from None
         if parts.scheme.lower() != "https":
             raise refuse("URL must use https")
         if parts.username is not None or parts.password is not None or "@" in parts.netloc:
@@ -44,7 +48,7 @@ def normalize_space(space: str) -> str:
     host = host.lower()
     name = host[: -len("." + SPACE_DOMAIN)] if host.endswith("." + SPACE_DOMAIN) else host
     if not _SPACE_NAME.fullmatch(name):
-        raise refuse(f"{space!r} is not a signalwire.com Space")
+        raise refuse(f"{without_user_info(space)!r} is not a signalwire.com Space")
     return f"{name}.{SPACE_DOMAIN}"
 
 
@@ -64,13 +68,20 @@ def normalize_base_url(base_url: str) -> str:
     """Check a base-URL override (an emulator or a proxy) and return it without a trailing slash."""
     if not isinstance(base_url, str) or base_url != base_url.strip() or any(c.isspace() for c in base_url):
         raise SignalWireInputError("The SignalWire base_url override must be an http(s) URL without whitespace.")
-    parts = urlsplit(base_url)
+    try:
+        parts = urlsplit(base_url)
+    except ValueError:  # a malformed IPv6 host
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SignalWireInputError(
-            f"The SignalWire base_url override must be an http:// or https:// URL, got {base_url!r}."
-        )
-    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        # Quoted only when it reads as a URL (a token pasted here is not), and never with its user info.
+        given = repr(without_user_info(base_url)) if "://" in base_url else "text without a scheme"
+        raise SignalWireInputError(f"The SignalWire base_url override must be an http:// or https:// URL, got {given}.")
+    if "@" in base_url or parts.query or parts.fragment:
         raise SignalWireInputError("The SignalWire base_url override must not carry user info, a query or a fragment.")
+    try:
+        parts.port  # noqa: B018 - reading it checks it
+    except ValueError:
+        raise SignalWireInputError("The SignalWire base_url override has a port that is not a number.") from None
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         # The API token travels in every request: in clear text only to this machine (a local emulator).
         raise SignalWireInputError(
@@ -88,8 +99,10 @@ def _read_timeout(value: Any) -> float:
     except (TypeError, ValueError):
         timeout = -1.0
     if not 0 < timeout <= 600:
+        # A long text may be a token pasted into the wrong field: it is described, not quoted.
+        given = repr(value) if len(str(value)) <= 12 else f"a {type(value).__name__} of {len(str(value))} characters"
         raise SignalWireInputError(
-            f"The connection's 'timeout' extra must be a number of seconds from 0 to 600, got {value!r}."
+            f"The SignalWire connection's 'timeout' extra must be a number of seconds from 0 to 600, got {given}."
         )
     return timeout
 
@@ -105,6 +118,7 @@ class ConnectionSettings(NamedTuple):
     :param timeout: seconds to wait for a connection and for each read.
     :param default_from: the From number used when an action is given none.
     :param signing_secret: the Signing Key that SignalWire signs webhooks with.
+    :param webhook_base_url: the Airflow API server's public URL, as SignalWire reaches it (webhook signatures).
     """
 
     conn_id: str
@@ -114,6 +128,7 @@ class ConnectionSettings(NamedTuple):
     timeout: float = DEFAULT_TIMEOUT
     default_from: str | None = None
     signing_secret: str | None = None
+    webhook_base_url: str | None = None
 
     def __repr__(self) -> str:
         # The token and the Signing Key stay out of reprs, logs and tracebacks.
@@ -132,8 +147,29 @@ class ConnectionSettings(NamedTuple):
         """The values that must never be shown: the API token and the Signing Key."""
         return [value for value in (self.api_token, self.signing_secret) if value]
 
+    @staticmethod
+    def secrets_given(password: Any, extra: Mapping[str, Any]) -> list[str]:
+        """The secrets of a connection as given, before any check: the API token and the Signing Key."""
+        return [value for value in (password, extra.get("signing_secret")) if isinstance(value, str) and value]
+
     @classmethod
     def from_connection(
+        cls,
+        conn_id: str,
+        *,
+        host: str | None,
+        login: str | None,
+        password: str | None,
+        extra: Mapping[str, Any],
+    ) -> ConnectionSettings:
+        """Check a connection's fields; an error never quotes its secrets, wherever they were typed."""
+        try:
+            return cls._checked(conn_id, host=host, login=login, password=password, extra=extra)
+        except SignalWireInputError as error:
+            raise SignalWireInputError(scrub(str(error), cls.secrets_given(password, extra))) from None
+
+    @classmethod
+    def _checked(
         cls,
         conn_id: str,
         *,
@@ -150,6 +186,12 @@ class ConnectionSettings(NamedTuple):
             raise SignalWireInputError(
                 f"Connection {conn_id!r} has no API Token: put it in the connection's Password field."
             )
+        places = (host, extra.get("base_url"))
+        if len(password) >= MIN_SECRET_LENGTH and any(password.lower() in str(p or "").lower() for p in places):
+            raise SignalWireInputError(
+                f"SignalWire connection {conn_id!r} has its API Token in the Space or the base_url: the token belongs "
+                "in the Password field only."
+            )
         override = extra.get("base_url") or None
         base_url = normalize_base_url(override) if override else f"https://{normalize_space(host or '')}"
         return cls(
@@ -160,4 +202,5 @@ class ConnectionSettings(NamedTuple):
             timeout=_read_timeout(extra.get("timeout")),
             default_from=extra.get("default_from") or None,
             signing_secret=extra.get("signing_secret") or None,
+            webhook_base_url=str(extra.get("webhook_base_url") or "") or None,
         )

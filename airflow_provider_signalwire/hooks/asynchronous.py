@@ -23,7 +23,7 @@ from airflow_provider_signalwire.api.errors import read_answer, transport_error
 from airflow_provider_signalwire.api.paging import Listing
 from airflow_provider_signalwire.api.retries import done_by_an_earlier_attempt
 from airflow_provider_signalwire.exceptions import SignalWireApiError
-from airflow_provider_signalwire.hooks.base import USER_AGENT, SignalWireHookBase
+from airflow_provider_signalwire.hooks.base import USER_AGENT, SignalWireHookBase, aread_settings
 
 if TYPE_CHECKING:
     import httpx
@@ -95,19 +95,9 @@ class SignalWireAsyncHook(SignalWireHookBase):
         return logging.getLogger(f"{__name__}.{type(self).__name__}")
 
     async def get_settings(self) -> ConnectionSettings:
-        """The connection, read once through Airflow's async API and checked; its secrets are masked."""
+        """The connection, read once through Airflow's async API and checked; its secrets are masked first."""
         if self._settings is None:
-            from airflow.sdk import BaseHook
-
-            from airflow_provider_signalwire.compat import amask_secret
-
-            conn = await BaseHook.aget_connection(self.signalwire_conn_id)
-            extra = await conn.aextra_dejson() if hasattr(conn, "aextra_dejson") else conn.extra_dejson
-            settings = ConnectionSettings.from_connection(
-                self.signalwire_conn_id, host=conn.host, login=conn.login, password=conn.password, extra=extra
-            )
-            for secret in settings.secrets:
-                await amask_secret(secret)
+            settings = await aread_settings(self.signalwire_conn_id)
             self._settings = settings
             self._client_key = _client_key(settings)
         return self._settings

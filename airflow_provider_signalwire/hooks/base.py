@@ -19,12 +19,48 @@ from airflow_provider_signalwire.api.resources.messages import MESSAGE_MEDIA, ME
 from airflow_provider_signalwire.api.resources.phone_numbers import PHONE_NUMBERS
 
 if TYPE_CHECKING:
+    from airflow_provider_signalwire.api.connection import ConnectionSettings
     from airflow_provider_signalwire.api.paging import ListPlan
     from airflow_provider_signalwire.api.request import ApiRequest
     from airflow_provider_signalwire.api.resource import Defaults, Resource
     from airflow_provider_signalwire.api.retries import RetryPolicy
 
 USER_AGENT = f"airflow-provider-signalwire/{__version__}"
+
+
+def read_settings(conn_id: str) -> ConnectionSettings:
+    """
+    Read and check a SignalWire connection. Its secrets go to Airflow's log masker before anything is checked,
+    so that no failure can show them.
+    """
+    from airflow.sdk import BaseHook
+
+    from airflow_provider_signalwire.api.connection import ConnectionSettings
+    from airflow_provider_signalwire.compat import mask_secret
+
+    conn = BaseHook.get_connection(conn_id)
+    extra = conn.extra_dejson
+    for secret in ConnectionSettings.secrets_given(conn.password, extra):
+        mask_secret(secret)
+    return ConnectionSettings.from_connection(
+        conn_id, host=conn.host, login=conn.login, password=conn.password, extra=extra
+    )
+
+
+async def aread_settings(conn_id: str) -> ConnectionSettings:
+    """:func:`read_settings` through Airflow's async connection API, for triggers."""
+    from airflow.sdk import BaseHook
+
+    from airflow_provider_signalwire.api.connection import ConnectionSettings
+    from airflow_provider_signalwire.compat import amask_secret
+
+    conn = await BaseHook.aget_connection(conn_id)
+    extra = await conn.aextra_dejson() if hasattr(conn, "aextra_dejson") else conn.extra_dejson
+    for secret in ConnectionSettings.secrets_given(conn.password, extra):
+        await amask_secret(secret)
+    return ConnectionSettings.from_connection(
+        conn_id, host=conn.host, login=conn.login, password=conn.password, extra=extra
+    )
 
 
 def masked(resource: Resource, params: dict[str, Any]) -> dict[str, Any]:

@@ -58,17 +58,10 @@ class SignalWireHook(SignalWireHookBase, BaseHook):
 
     @cached_property
     def settings(self) -> ConnectionSettings:
-        """The connection, read once and checked; its secrets are registered with Airflow's log masker."""
-        from airflow_provider_signalwire.api.connection import ConnectionSettings
-        from airflow_provider_signalwire.compat import mask_secret
+        """The connection, read once and checked; its secrets are registered with Airflow's log masker first."""
+        from airflow_provider_signalwire.hooks.base import read_settings
 
-        conn = self.get_connection(self.signalwire_conn_id)
-        settings = ConnectionSettings.from_connection(
-            self.signalwire_conn_id, host=conn.host, login=conn.login, password=conn.password, extra=conn.extra_dejson
-        )
-        for secret in settings.secrets:
-            mask_secret(secret)
-        return settings
+        return read_settings(self.signalwire_conn_id)
 
     @cached_property
     def session(self) -> requests.Session:

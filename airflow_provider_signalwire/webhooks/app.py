@@ -89,17 +89,10 @@ async def _read_body(request: Request) -> bytes:
 
 def _load_signing_settings(conn_id: str) -> tuple[str | None, str | None]:
     """The connection's Signing Key and public base URL; ``(None, None)`` when it cannot be used."""
-    from airflow.sdk import BaseHook
-
-    from airflow_provider_signalwire.api import ConnectionSettings
-    from airflow_provider_signalwire.compat import mask_secret
+    from airflow_provider_signalwire.hooks.base import read_settings
 
     try:
-        conn = BaseHook.get_connection(conn_id)
-        extra = conn.extra_dejson
-        settings = ConnectionSettings.from_connection(
-            conn_id, host=conn.host, login=conn.login, password=conn.password, extra=extra
-        )
+        settings = read_settings(conn_id)
     except Exception as error:
         log.warning("SignalWire webhook for connection %r refused: %s", conn_id, type(error).__name__)
         return None, None
@@ -109,9 +102,7 @@ def _load_signing_settings(conn_id: str) -> tuple[str | None, str | None]:
             conn_id,
         )
         return None, None
-    mask_secret(settings.signing_secret)
-    base_url = extra.get("webhook_base_url") or None
-    return settings.signing_secret, str(base_url) if base_url else None
+    return settings.signing_secret, settings.webhook_base_url
 
 
 def public_url(request: Request, conn_id: str, kind: str, base_url: str | None) -> str:
