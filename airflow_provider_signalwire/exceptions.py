@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_provider_signalwire.compat import AirflowException, AirflowFailException
+from airflow_provider_signalwire.compat import AirflowException, AirflowFailException, AirflowNotFoundException
 
 
 class SignalWireInputError(AirflowFailException, ValueError):
@@ -11,6 +11,30 @@ class SignalWireInputError(AirflowFailException, ValueError):
 
     It fails the task without retries: sending the same input again cannot succeed.
     """
+
+
+class SignalWireConnectionNotFoundError(SignalWireInputError, AirflowNotFoundException):
+    """
+    The Airflow connection the provider was told to use is not defined; the task fails without retries.
+
+    Its message says what to define: the connection id, its type and the ``AIRFLOW_CONN_<ID>`` form.
+    """
+
+    @classmethod
+    def for_connection(
+        cls, conn_id: str, *, role: str, conn_type: str, example: str
+    ) -> SignalWireConnectionNotFoundError:
+        """
+        :param role: what the connection is for, e.g. ``"SignalWire connection"``.
+        :param conn_type: the connection type to give it.
+        :param example: its URI form, for the environment variable.
+        """
+        variable = f"AIRFLOW_CONN_{conn_id.upper()}"
+        return cls(
+            f"The {role} {conn_id!r} is not defined. Define a connection with id {conn_id!r} and type "
+            f"{conn_type!r}: in the UI (Admin > Connections), with `airflow connections add`, in a secrets backend, "
+            f"or as the environment variable {variable}='{example}'."
+        )
 
 
 class SignalWireApiError(AirflowException):

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from airflow_provider_signalwire.exceptions import SignalWireInputError
+from airflow_provider_signalwire.exceptions import SignalWireConnectionNotFoundError, SignalWireInputError
 from airflow_provider_signalwire.hooks import SignalWireAsyncHook, SignalWireHook
 
 PROJECT = "5f1c2a3b-7d4e-4f60-8a9b-0c1d2e3f4a5b"
@@ -84,3 +84,24 @@ def test_a_token_pasted_into_the_space_is_refused_before_any_lookup(monkeypatch)
 
     with pytest.raises(SignalWireInputError, match="has its API Token in the Space or the base_url"):
         _ = SignalWireHook("signalwire_typo").settings
+
+
+def test_a_missing_connection_says_what_to_define_and_fails_without_retries(monkeypatch, signalwire_emulator):
+    from airflow_compat import AirflowFailException
+
+    from airflow_provider_signalwire.compat import AirflowNotFoundException
+
+    monkeypatch.delenv("AIRFLOW_CONN_SIGNALWIRE_PROD", raising=False)
+
+    with pytest.raises(SignalWireConnectionNotFoundError) as sync_error:
+        SignalWireHook("signalwire_prod").get_message("SM123")
+    with pytest.raises(SignalWireConnectionNotFoundError) as async_error:
+        asyncio.run(SignalWireAsyncHook("signalwire_prod").get_message("SM123"))
+
+    for error in (sync_error.value, async_error.value):
+        assert isinstance(error, AirflowFailException), "retrying cannot define the connection"
+        assert isinstance(error, AirflowNotFoundException), "code that caught Airflow's error still catches it"
+        assert "connection 'signalwire_prod' is not defined" in str(error)
+        assert "type 'signalwire'" in str(error)
+        assert "AIRFLOW_CONN_SIGNALWIRE_PROD='signalwire://PROJECT_ID:API_TOKEN@example.signalwire.com'" in str(error)
+    assert signalwire_emulator.requests == []

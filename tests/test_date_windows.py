@@ -15,6 +15,7 @@ import pytest
 from loopback import serve
 
 from airflow_provider_signalwire.api.resources import resource
+from airflow_provider_signalwire.exceptions import SignalWireInputError
 from airflow_provider_signalwire.hooks import SignalWireHook
 
 CUSTOMER = "+15557654321"
@@ -96,3 +97,25 @@ def test_date_filters_find_exactly_the_window_when_signalwire_reads_after_and_be
 
     for name, base, _ in DATE_FILTERS:
         assert {sids[sid] for sid in search(name, base, bounds)} == expected, (name, base)
+
+
+def test_a_naive_iso_string_is_told_to_add_its_offset_or_z_before_any_request(hook, signalwire_conn):
+    with pytest.raises(SignalWireInputError) as raised:
+        hook.list_messages(date_sent_after="2026-11-20T22:00:00")
+
+    assert str(raised.value) == (
+        "SignalWire filter 'date_sent_after' ('2026-11-20T22:00:00') has no timezone, so the moment would be a "
+        "guess: give a string its UTC offset or Z, for example '2026-11-20T22:00:00Z' or "
+        "'2026-11-20T22:00:00+02:00'."
+    )
+    assert signalwire_conn.requests == []
+
+
+def test_every_naive_date_filter_is_named_in_one_error_before_any_request(hook, signalwire_conn):
+    with pytest.raises(SignalWireInputError) as raised:
+        hook.list_calls(start_time_after="2026-11-20T22:00:00", end_time_before=datetime(2026, 11, 21))
+
+    text = str(raised.value)
+    assert "filters 'start_time_after' ('2026-11-20T22:00:00'), 'end_time_before' ('2026-11-21T00:00:00') have" in text
+    assert "'2026-11-20T22:00:00Z'" in text and "datetime(..., tzinfo=timezone.utc)" in text
+    assert signalwire_conn.requests == []

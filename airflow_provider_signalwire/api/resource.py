@@ -7,7 +7,7 @@ date a watcher follows. Hooks send what it builds; operators, sensors and trigge
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
@@ -258,6 +258,7 @@ class Resource:
         or a date as its midnight UTC) asks for the days that cover it and the plan keeps exactly
         ``_after <= date < _before``. A date without a suffix is SignalWire's "on that day".
         """
+        from airflow_provider_signalwire.api.dates import read_dates
         from airflow_provider_signalwire.api.paging import MAX_PAGE_SIZE, ListPlan
         from airflow_provider_signalwire.api.request import ApiRequest
 
@@ -286,27 +287,25 @@ class Resource:
             )
         query = encode_params(action, self.filters, plain)
         window: list[tuple[str, str, datetime]] = []
-        for name, value in filters.items():
-            if name in date_names and value is not None:
-                date_filter, suffix = date_names[name]
-                query.append(_date_query(name, value, date_filter, suffix, window))
+        given = {name: value for name, value in filters.items() if name in date_names and value is not None}
+        for name, moment in read_dates(given).items():
+            query.append(_date_query(moment, *date_names[name], window))
         query.append((self.paging.page_size, str(page_size)))
         first = ApiRequest("GET", self.path(defaults["project_id"], parent_sid), params=query)
         return ListPlan(self.paging, first, limit=limit, window=window)
 
 
 def _date_query(
-    name: str, value: Any, date_filter: DateFilter, suffix: str, window: list[tuple[str, str, datetime]]
+    moment: date | datetime, date_filter: DateFilter, suffix: str, window: list[tuple[str, str, datetime]]
 ) -> tuple[str, str]:
-    from airflow_provider_signalwire.api.dates import to_date_or_datetime, to_utc_datetime
+    from airflow_provider_signalwire.api.dates import as_moment
 
     if suffix == "":
-        moment = to_date_or_datetime(name, value)
         return (date_filter.api_name, (moment.date() if isinstance(moment, datetime) else moment).isoformat())
     # A bound is a moment (a date: its midnight UTC), kept exactly by the plan's window. The spec words ``X>`` and
     # ``X<`` as "after" and "before" a day, some read them as "on or after" and "on or before": the day asked for
     # holds every item of the window under either reading.
-    bound = to_utc_datetime(name, value)
+    bound = as_moment(moment)
     if suffix == "_after":
         window.append((date_filter.item_field, "after", bound))
         return (date_filter.api_name + ">", (bound.date() - timedelta(days=1)).isoformat())

@@ -24,8 +24,21 @@ if TYPE_CHECKING:
     from airflow_provider_signalwire.api.request import ApiRequest
     from airflow_provider_signalwire.api.resource import Defaults, Resource
     from airflow_provider_signalwire.api.retries import RetryPolicy
+    from airflow_provider_signalwire.exceptions import SignalWireConnectionNotFoundError
 
 USER_AGENT = f"airflow-provider-signalwire/{__version__}"
+
+
+def missing_connection(conn_id: str) -> SignalWireConnectionNotFoundError:
+    """The error for a SignalWire connection that is not defined: what to define, and no retries."""
+    from airflow_provider_signalwire.exceptions import SignalWireConnectionNotFoundError
+
+    return SignalWireConnectionNotFoundError.for_connection(
+        conn_id,
+        role="SignalWire connection",
+        conn_type=SignalWireHookBase.conn_type,
+        example="signalwire://PROJECT_ID:API_TOKEN@example.signalwire.com",
+    )
 
 
 def read_settings(conn_id: str) -> ConnectionSettings:
@@ -36,9 +49,12 @@ def read_settings(conn_id: str) -> ConnectionSettings:
     from airflow.sdk import BaseHook
 
     from airflow_provider_signalwire.api.connection import ConnectionSettings
-    from airflow_provider_signalwire.compat import mask_secret
+    from airflow_provider_signalwire.compat import AirflowNotFoundException, mask_secret
 
-    conn = BaseHook.get_connection(conn_id)
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise missing_connection(conn_id) from None
     extra = conn.extra_dejson
     for secret in ConnectionSettings.secrets_given(conn.password, extra):
         mask_secret(secret)
@@ -52,9 +68,12 @@ async def aread_settings(conn_id: str) -> ConnectionSettings:
     from airflow.sdk import BaseHook
 
     from airflow_provider_signalwire.api.connection import ConnectionSettings
-    from airflow_provider_signalwire.compat import amask_secret
+    from airflow_provider_signalwire.compat import AirflowNotFoundException, amask_secret
 
-    conn = await BaseHook.aget_connection(conn_id)
+    try:
+        conn = await BaseHook.aget_connection(conn_id)
+    except AirflowNotFoundException:
+        raise missing_connection(conn_id) from None
     extra = await conn.aextra_dejson() if hasattr(conn, "aextra_dejson") else conn.extra_dejson
     for secret in ConnectionSettings.secrets_given(conn.password, extra):
         await amask_secret(secret)

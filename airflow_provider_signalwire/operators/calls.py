@@ -125,8 +125,19 @@ class SignalWireCreateCallOperator(SignalWireCreateOperator):
                 )
             from airflow.sdk import BaseHook
 
-            # Reading the connection registers its password with Airflow's log masker.
-            sip = BaseHook.get_connection(self.sip_auth_conn_id)
+            from airflow_provider_signalwire.compat import AirflowNotFoundException
+            from airflow_provider_signalwire.exceptions import SignalWireConnectionNotFoundError
+
+            try:
+                # Reading the connection registers its password with Airflow's log masker.
+                sip = BaseHook.get_connection(self.sip_auth_conn_id)
+            except AirflowNotFoundException:
+                raise SignalWireConnectionNotFoundError.for_connection(
+                    self.sip_auth_conn_id,
+                    role="SIP credentials connection ('sip_auth_conn_id')",
+                    conn_type="generic",
+                    example="generic://SIP_USER:SIP_PASSWORD@",
+                ) from None
             if not sip.password:
                 raise SignalWireInputError(
                     f"SignalWire create_call: connection {self.sip_auth_conn_id!r} ('sip_auth_conn_id') has no "

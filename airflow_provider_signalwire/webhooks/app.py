@@ -89,12 +89,15 @@ async def _read_body(request: Request) -> bytes:
 
 def _load_signing_settings(conn_id: str) -> tuple[str | None, str | None]:
     """The connection's Signing Key and public base URL; ``(None, None)`` when it cannot be used."""
+    from airflow_provider_signalwire.exceptions import SignalWireInputError
     from airflow_provider_signalwire.hooks.base import read_settings
 
     try:
         settings = read_settings(conn_id)
     except Exception as error:
-        log.warning("SignalWire webhook for connection %r refused: %s", conn_id, type(error).__name__)
+        # A refusal of the connection says what to fix and never quotes a secret; any other error only its kind.
+        why = str(error) if isinstance(error, SignalWireInputError) else type(error).__name__
+        log.warning("SignalWire webhook for connection %r refused: %s", conn_id, why)
         return None, None
     if not settings.signing_secret:
         log.warning(

@@ -266,7 +266,7 @@ def test_list_date_filters_take_dates_and_iso_strings():
 
 
 def test_naive_datetimes_are_refused():
-    with pytest.raises(SignalWireInputError, match="naive datetime"):
+    with pytest.raises(SignalWireInputError, match="has no timezone"):
         MESSAGES.list_plan(DEFAULTS, filters={"date_sent_after": datetime(2026, 1, 1)})
     with pytest.raises(SignalWireInputError, match="'date_sent_after'"):
         MESSAGES.list_plan(DEFAULTS, filters={"date_sent_after": "yesterday"})

@@ -109,13 +109,21 @@ CASES = [
     (SignalWireRedactMessageOperator, {"sid": ""}, r"'sid' must be a non-empty SID"),
     (SignalWireDeleteMessageOperator, {"sid": None}, r"'sid' must be a non-empty SID"),
     # Searches
-    (SignalWireSearchMessagesOperator, {"date_sent_after": datetime(2024, 1, 1)}, r"'date_sent_after' got a naive"),
+    (
+        SignalWireSearchMessagesOperator,
+        {"date_sent_after": datetime(2024, 1, 1)},
+        r"'date_sent_after' \('2024-01-01T00:00:00'\) has no timezone",
+    ),
     (SignalWireSearchMessagesOperator, {"date_sent": "yesterday"}, r"'date_sent' must be a date \(YYYY-MM-DD\)"),
     (SignalWireSearchMessagesOperator, {"status": "lost"}, r"'status' must be one of queued"),
     (SignalWireSearchMessagesOperator, {"limit": 0}, r"'limit' must be a whole number of 1 or more"),
     (SignalWireSearchMessagesOperator, {"page_size": 5000}, r"'page_size' must be a whole number from 1 to 1000"),
     (SignalWireSearchCallsOperator, {"start_time_before": "soon"}, r"'start_time_before' must be a date"),
-    (SignalWireSearchCallsOperator, {"end_time_after": datetime(2024, 1, 1)}, r"'end_time_after' got a naive"),
+    (
+        SignalWireSearchCallsOperator,
+        {"end_time_after": datetime(2024, 1, 1)},
+        r"'end_time_after' \('2024-01-01T00:00:00'\) has no timezone",
+    ),
     (SignalWireSearchCallsOperator, {"status": "done"}, r"'status' must be one of queued"),
     # Any request
     (SignalWireApiCallOperator, {"path": "https://evil.example.com/steal"}, r"'path' must be a path under the Space"),
@@ -147,3 +155,24 @@ def test_bad_input_fails_the_task_without_retries():
     from airflow_compat import AirflowFailException
 
     assert issubclass(SignalWireInputError, AirflowFailException), "retrying the same bad input cannot succeed"
+
+
+def test_a_task_whose_connection_is_missing_fails_at_once_saying_what_to_define(run_dag, monkeypatch, caplog, capfd):
+    from datetime import UTC, timedelta
+
+    from airflow.sdk import DAG
+
+    from .helpers import task_states, try_numbers
+
+    monkeypatch.delenv("AIRFLOW_CONN_SIGNALWIRE_PROD", raising=False)
+    with DAG("connection_missing", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=UTC), catchup=False) as dag:
+        SignalWireGetMessageOperator(
+            task_id="look_up", sid=SID, signalwire_conn_id="signalwire_prod", retries=3, retry_delay=timedelta(0)
+        )
+
+    dag_run = run_dag(dag)
+
+    assert task_states(dag_run) == {("look_up", -1): "failed"}
+    assert try_numbers(dag_run) == {"look_up": 1}, "no retry: it cannot define the connection"
+    printed = capfd.readouterr()
+    assert "AIRFLOW_CONN_SIGNALWIRE_PROD=" in caplog.text + printed.out + printed.err

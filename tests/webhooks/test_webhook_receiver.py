@@ -109,15 +109,17 @@ def test_signature_with_another_key_or_a_changed_field_is_refused(client, webhoo
     assert events(f"signalwire://{webhook_conn_id}/messages") == []
 
 
-def test_unknown_connection_and_connection_without_key_answer_like_a_bad_signature(client, monkeypatch):
+def test_unknown_connection_and_connection_without_key_answer_like_a_bad_signature(client, monkeypatch, caplog):
     monkeypatch.setenv("AIRFLOW_CONN_SW_WEBHOOKS_NO_KEY", connection_json(signing_key=None))
-    unknown = post_form(client, "sw_webhooks_nowhere", "messages", inbound_sms())
+    with caplog.at_level("WARNING"):
+        unknown = post_form(client, "sw_webhooks_nowhere", "messages", inbound_sms())
     # Signed with some key: the receiver must not accept a request for a connection that has none.
     no_key = post_form(client, "sw_webhooks_no_key", "messages", inbound_sms())
 
     assert unknown.status_code == no_key.status_code == 403
     assert unknown.text == no_key.text == "Forbidden"
     assert events("signalwire://sw_webhooks_no_key/messages") == []
+    assert "AIRFLOW_CONN_SW_WEBHOOKS_NOWHERE=" in caplog.text, "the API server's log says what to define"
 
 
 def test_secret_never_appears_in_answers_or_logs(client, webhook_conn_id, caplog):
