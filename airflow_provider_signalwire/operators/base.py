@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -52,7 +53,38 @@ def as_whole_number(value: Any) -> Any:
     return value
 
 
-class SignalWireBaseOperator(BaseOperator):
+class ResultsWithoutSecrets:
+    """
+    Every result of a subclass's ``execute`` and ``execute_complete`` leaves it (for XCom) without the
+    connection's secrets, whatever key or nesting they appear under: an API answer can carry them (the account
+    resource's ``auth_token``), and so can a message body. Used by every operator and sensor of the provider.
+    """
+
+    hook: Any
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("execute", "execute_complete"):
+            if name in cls.__dict__:
+                setattr(cls, name, _without_secrets(cls.__dict__[name]))
+
+    def secrets_in_play(self) -> list[str]:
+        """What must not leave: the API token and the Signing Key (a call adds its SIP password)."""
+        return self.hook.settings.secrets
+
+
+def _without_secrets(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def run(self: ResultsWithoutSecrets, *args: Any, **kwargs: Any) -> Any:
+        from airflow_provider_signalwire.api.secrets import scrub
+
+        result = method(self, *args, **kwargs)
+        return None if result is None else scrub(result, self.secrets_in_play())
+
+    return run
+
+
+class SignalWireBaseOperator(ResultsWithoutSecrets, BaseOperator):
     """
     Base of the SignalWire operators: the connection and its hook.
 

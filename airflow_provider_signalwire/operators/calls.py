@@ -118,34 +118,45 @@ class SignalWireCreateCallOperator(SignalWireCreateOperator):
 
     def api_arguments(self) -> dict[str, Any]:
         arguments = super().api_arguments()
-        if self.sip_auth_conn_id:
-            if self.sip_auth_password:
-                raise SignalWireInputError(
-                    "SignalWire create_call: give 'sip_auth_password' or 'sip_auth_conn_id', not both."
-                )
-            from airflow.sdk import BaseHook
-
-            from airflow_provider_signalwire.compat import AirflowNotFoundException
-            from airflow_provider_signalwire.exceptions import SignalWireConnectionNotFoundError
-
-            try:
-                # Reading the connection registers its password with Airflow's log masker.
-                sip = BaseHook.get_connection(self.sip_auth_conn_id)
-            except AirflowNotFoundException:
-                raise SignalWireConnectionNotFoundError.for_connection(
-                    self.sip_auth_conn_id,
-                    role="SIP credentials connection ('sip_auth_conn_id')",
-                    conn_type="generic",
-                    example="generic://SIP_USER:SIP_PASSWORD@",
-                ) from None
-            if not sip.password:
-                raise SignalWireInputError(
-                    f"SignalWire create_call: connection {self.sip_auth_conn_id!r} ('sip_auth_conn_id') has no "
-                    "password."
-                )
-            arguments.setdefault("sip_auth_username", sip.login)
-            arguments["sip_auth_password"] = sip.password
+        credentials = self._sip_connection_credentials()
+        if credentials is not None:
+            arguments.setdefault("sip_auth_username", credentials[0])
+            arguments["sip_auth_password"] = credentials[1]
         return arguments
+
+    def secrets_in_play(self) -> list[str]:
+        credentials = self._sip_connection_credentials()
+        sip_password = credentials[1] if credentials is not None else self.sip_auth_password
+        return [*super().secrets_in_play(), *([sip_password] if isinstance(sip_password, str) else [])]
+
+    def _sip_connection_credentials(self) -> tuple[str | None, str] | None:
+        """The login and password of ``sip_auth_conn_id``, read when the task runs; ``None`` without one."""
+        if not self.sip_auth_conn_id:
+            return None
+        if self.sip_auth_password:
+            raise SignalWireInputError(
+                "SignalWire create_call: give 'sip_auth_password' or 'sip_auth_conn_id', not both."
+            )
+        from airflow.sdk import BaseHook
+
+        from airflow_provider_signalwire.compat import AirflowNotFoundException
+        from airflow_provider_signalwire.exceptions import SignalWireConnectionNotFoundError
+
+        try:
+            # Reading the connection registers its password with Airflow's log masker.
+            sip = BaseHook.get_connection(self.sip_auth_conn_id)
+        except AirflowNotFoundException:
+            raise SignalWireConnectionNotFoundError.for_connection(
+                self.sip_auth_conn_id,
+                role="SIP credentials connection ('sip_auth_conn_id')",
+                conn_type="generic",
+                example="generic://SIP_USER:SIP_PASSWORD@",
+            ) from None
+        if not sip.password:
+            raise SignalWireInputError(
+                f"SignalWire create_call: connection {self.sip_auth_conn_id!r} ('sip_auth_conn_id') has no password."
+            )
+        return sip.login, sip.password
 
 
 class SignalWireGetCallOperator(SignalWireSidOperator):

@@ -14,6 +14,7 @@ from airflow_provider_signalwire.api.polling import DEFAULT_MAX_CONSECUTIVE_FAIL
 from airflow_provider_signalwire.api.watching import DEFAULT_LIMIT
 from airflow_provider_signalwire.compat import conf
 from airflow_provider_signalwire.exceptions import SignalWireInputError
+from airflow_provider_signalwire.operators.base import ResultsWithoutSecrets
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -45,7 +46,7 @@ def default_since(context: Context) -> Any:
     )
 
 
-class _SignalWireNewItemsSensor(BaseSensorOperator):
+class _SignalWireNewItemsSensor(ResultsWithoutSecrets, BaseSensorOperator):
     resource: ClassVar[str]
 
     template_fields: Sequence[str] = ("since", "to", "from_", "status", "direction", "signalwire_conn_id")
