@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from airflow_provider_signalwire.api.resource import Paging
 
 MAX_PAGE_SIZE = 1000
+#: A listing that still links to a next page after this many is stopped with an error: a server that keeps
+#: making up pages (10 million items at the largest page size) cannot keep a task or a trigger busy for ever.
+MAX_PAGES = 10_000
 
 
 class ListPlan:
@@ -60,11 +63,11 @@ class ListPlan:
         return True
 
     def items(self, page: Any) -> list[dict[str, Any]]:
+        """Every item of ``page``, inside the window or not."""
         found = page.get(self.paging.list_key) if isinstance(page, Mapping) else None
         if not isinstance(found, list):
             raise self._malformed(f"the list page has no {self.paging.list_key!r} list")
-        items = [item for item in found if isinstance(item, dict)]
-        return [item for item in items if self.accept(item)] if self.window else items
+        return [item for item in found if isinstance(item, dict)]
 
     def next_request(self, page: Any, fetched: set[str]) -> ApiRequest | None:
         """
@@ -87,22 +90,40 @@ class ListPlan:
         return ApiRequest("GET", check_relative_path(link))
 
     def _malformed(self, what: str) -> SignalWireApiError:
-        return SignalWireApiError(status=200, method="GET", path=self.first_request.path, message=what)
+        return SignalWireApiError(status=200, method="GET", path=self.first_request.path.split("?", 1)[0], message=what)
+
+    def too_many_pages(self) -> SignalWireApiError:
+        return self._malformed(
+            f"the listing still linked to a next page after {MAX_PAGES} pages; give 'limit' or narrower filters"
+        )
+
+
+def page_fingerprint(items: list[dict[str, Any]]) -> int:
+    """What a page holds, by its items' SIDs (or ids): a page served again under another link has the same."""
+    import json
+
+    return hash(
+        tuple(item.get("sid") or item.get("id") or json.dumps(item, sort_keys=True, default=str) for item in items)
+    )
 
 
 class Listing:
     """
     Where a walk through a plan's pages is: the next request to send, the pages fetched and the items handed out.
 
+    A server repeating itself cannot make the walk loop: it ends at a link already followed, and at a page whose
+    items were all served before (under a new ``page_token``, say); it fails after :data:`MAX_PAGES` pages.
+
     :param plan: what to list.
     """
 
-    __slots__ = ("count", "fetched", "plan", "request")
+    __slots__ = ("contents", "count", "fetched", "plan", "request")
 
     def __init__(self, plan: ListPlan) -> None:
         self.plan = plan
         self.request: ApiRequest | None = plan.first_request
         self.fetched: set[str] = set()
+        self.contents: set[int] = set()
         self.count = 0
 
     def take(self, page: Any) -> list[dict[str, Any]]:
@@ -110,11 +131,20 @@ class Listing:
         assert self.request is not None
         self.fetched.add(self.request.path)
         items = self.plan.items(page)
+        content = page_fingerprint(items)
+        if content in self.contents:
+            self.request = None
+            return []
+        self.contents.add(content)
+        if self.plan.window:
+            items = [item for item in items if self.plan.accept(item)]
         limit = self.plan.limit
         if limit is not None and self.count + len(items) >= limit:
             items = items[: limit - self.count]
             self.request = None
         else:
             self.request = self.plan.next_request(page, self.fetched)
+            if self.request is not None and len(self.contents) >= MAX_PAGES:
+                raise self.plan.too_many_pages()
         self.count += len(items)
         return items
