@@ -11,8 +11,9 @@ of connection ``conn_id`` (extra ``signing_secret``) and records the webhook as 
   request arrived at. Set one of them when a proxy or a tunnel stands between SignalWire and Airflow.
 * A missing or wrong signature, an unknown connection or one without a Signing Key: 403, always the same body.
   A body that cannot be read as a form or as a JSON object: 400 (415 for another content type, 413 over 1 MiB).
-* A webhook already recorded (same kind, SID and status, within :data:`DEDUP_WINDOW`) is answered as usual and
-  recorded no second time: SignalWire re-sends a webhook whose answer it did not get.
+* A webhook already recorded (same kind, SID and status, or the same signature) is answered as usual and
+  recorded no second time, for as long as its event is kept: SignalWire re-sends a webhook whose answer it did not
+  get, and a signed request replayed later must not make a new event either.
 * ``messages`` and ``calls`` form webhooks are answered with an empty cXML document, so the message or call is
   handled cleanly; status callbacks and JSON webhooks with 204.
 
@@ -25,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -45,7 +45,6 @@ DEDUP_KEY_FIELD = "signalwire_webhook_key"
 # A digest of the signature: every way of re-splitting one signed form into fields shares it, so a replay
 # that changes how the fields read (and so the delivery key) is still recognised.
 DEDUP_SIGNATURE_FIELD = "signalwire_webhook_signature"
-DEDUP_WINDOW = timedelta(days=7)
 
 _SID_FIELDS = ("MessageSid", "SmsSid", "SmsMessageSid", "CallSid")
 _STATUS_FIELDS = ("MessageStatus", "SmsStatus", "CallStatus")
@@ -168,8 +167,8 @@ def delivery_key(kind: str, fields: dict[str, Any]) -> str:
 
 def record_webhook_event(uri: str, extra: dict[str, Any]) -> bool:
     """
-    Record one asset event for ``uri`` unless one with the same delivery key (or signature) was recorded within
-    :data:`DEDUP_WINDOW`; True when recorded. The asset is created when no DAG declared it yet.
+    Record one asset event for ``uri`` unless one with the same delivery key (or signature) is recorded, however
+    long ago; True when recorded. The asset is created when no DAG declared it yet.
     """
     from sqlalchemy import JSON, or_, select, type_coerce
 
@@ -184,12 +183,9 @@ def record_webhook_event(uri: str, extra: dict[str, Any]) -> bool:
         same = extra[DEDUP_KEY_FIELD].as_string() == key
         if signed:
             same = or_(same, extra[DEDUP_SIGNATURE_FIELD].as_string() == signed)
-        since = datetime.now(UTC) - DEDUP_WINDOW
-        found = session.scalar(
-            select(asset_event.id)
-            .where(asset_event.asset_id.in_(asset_ids), asset_event.timestamp >= since, same)
-            .limit(1)
-        )
+        # No time window: a replay is refused for as long as its event is kept. The asset's events are found
+        # through Airflow's index on asset_id (idx_asset_id_timestamp); only their extras are then compared.
+        found = session.scalar(select(asset_event.id).where(asset_event.asset_id.in_(asset_ids)).where(same).limit(1))
         return found is not None
 
     return record_asset_event_once(uri, extra, seen=seen)

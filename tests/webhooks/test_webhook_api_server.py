@@ -161,6 +161,28 @@ def test_signed_sms_makes_exactly_one_event_and_a_replay_none(api_server):
     assert len(api_server.events(uri)) == 1
 
 
+def test_a_replay_is_refused_for_as_long_as_its_event_is_kept(api_server):
+    import sqlite3
+    from datetime import datetime, timedelta
+
+    uri = f"signalwire://{CONN_ID}/messages"
+    params = inbound_sms(Body="replayed a month later")
+    assert _post_sms(api_server, params).status_code == 200
+    (event,) = [e for e in api_server.events(uri) if e["extra"]["MessageSid"] == params["MessageSid"]]
+    # A month passes: the event is still kept (until `airflow db clean` removes it).
+    with sqlite3.connect(api_server.log.parent / "airflow.db") as database:
+        (stored,) = database.execute("SELECT timestamp FROM asset_event WHERE id = ?", (event["id"],)).fetchone()
+        earlier = (datetime.fromisoformat(stored) - timedelta(days=30)).isoformat(sep=" ")
+        database.execute("UPDATE asset_event SET timestamp = ? WHERE id = ?", (earlier, event["id"]))
+
+    replay = _post_sms(api_server, params)
+
+    assert replay.status_code == 200 and replay.text == EMPTY_CXML
+    assert [e["id"] for e in api_server.events(uri) if e["extra"]["MessageSid"] == params["MessageSid"]] == [
+        event["id"]
+    ]
+
+
 def test_concurrent_redeliveries_make_one_event(api_server):
     from concurrent.futures import ThreadPoolExecutor
 
