@@ -2,17 +2,14 @@
 :class:`SignalWireAsyncHook`: the async twin of ``SignalWireHook``, on ``httpx``, for triggers.
 
 It reads the connection through Airflow's async connection API and shares one pooled ``httpx.AsyncClient`` per
-connection per event loop with every other trigger in it. Its operations are those of the sync hook (from
+connection per event loop with every other trigger in it (:mod:`.shared_clients`: closed when the loop ends, or
+when the connection's token changes). Its operations are those of the sync hook (from
 :class:`~airflow_provider_signalwire.hooks.base.SignalWireHookBase`), awaited. A trigger must only read: a create
 sent from a trigger is sent again when the triggerer restarts.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import hashlib
-import weakref
 from collections.abc import AsyncIterator, Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -23,52 +20,15 @@ from airflow_provider_signalwire.api.errors import read_answer, transport_error
 from airflow_provider_signalwire.api.paging import Listing
 from airflow_provider_signalwire.api.retries import done_by_an_earlier_attempt
 from airflow_provider_signalwire.exceptions import SignalWireApiError
-from airflow_provider_signalwire.hooks.base import USER_AGENT, SignalWireHookBase, aread_settings
+from airflow_provider_signalwire.hooks.base import SignalWireHookBase, aread_settings
+from airflow_provider_signalwire.hooks.shared_clients import POOL_SIZE, close_shared_clients, loop_clients
 
 if TYPE_CHECKING:
-    import httpx
-
     from airflow_provider_signalwire.api.paging import ListPlan
     from airflow_provider_signalwire.api.request import ApiRequest
     from airflow_provider_signalwire.api.resource import Defaults
 
-POOL_SIZE = 20
-# One pooled client per connection (and its credentials) per event loop, shared by every trigger in it.
-_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, ...], httpx.AsyncClient]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _client_key(settings: ConnectionSettings) -> tuple[str, ...]:
-    # The credentials take part as a digest: a rotated token gets a new client, and no key holds the token.
-    fingerprint = hashlib.sha256(f"{settings.project_id}:{settings.api_token}".encode()).hexdigest()
-    return (settings.conn_id, settings.base_url, fingerprint, str(settings.timeout))
-
-
-def _shared_client(settings: ConnectionSettings, key: tuple[str, ...]) -> httpx.AsyncClient:
-    import httpx
-
-    clients = _CLIENTS.setdefault(asyncio.get_running_loop(), {})
-    client = clients.get(key)
-    if client is None or client.is_closed:
-        credentials = base64.b64encode(f"{settings.project_id}:{settings.api_token}".encode()).decode()
-        client = httpx.AsyncClient(
-            # A fixed header rather than httpx's auth flow: the same Basic auth, less work per request (httpx
-            # masks the header in reprs; redirects are never followed).
-            headers={"Accept": "application/json", "User-Agent": USER_AGENT, "Authorization": f"Basic {credentials}"},
-            timeout=settings.timeout,
-            limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE),
-            follow_redirects=False,
-        )
-        clients[key] = client
-    return client
-
-
-async def close_shared_clients() -> None:
-    """Close the pooled clients of the running event loop (for tests and clean shutdowns)."""
-    clients = _CLIENTS.pop(asyncio.get_running_loop(), {})
-    for client in clients.values():
-        await client.aclose()
+__all__ = ["POOL_SIZE", "SignalWireAsyncHook", "close_shared_clients"]
 
 
 def _was_sent(error: Exception) -> bool:
@@ -86,7 +46,6 @@ class SignalWireAsyncHook(SignalWireHookBase):
     """
 
     _settings: ConnectionSettings | None = None
-    _client_key: tuple[str, ...] = ()
 
     @cached_property
     def log(self) -> Any:
@@ -98,8 +57,8 @@ class SignalWireAsyncHook(SignalWireHookBase):
         """The connection, read once through Airflow's async API and checked; its secrets are masked first."""
         if self._settings is None:
             settings = await aread_settings(self.signalwire_conn_id)
+            await loop_clients().renew(settings)
             self._settings = settings
-            self._client_key = _client_key(settings)
         return self._settings
 
     async def _send_once(self, request: ApiRequest) -> Any:
@@ -107,8 +66,12 @@ class SignalWireAsyncHook(SignalWireHookBase):
 
         from airflow_provider_signalwire.compat import httpx_transport_for
 
-        settings = self._settings or await self.get_settings()
-        client = _shared_client(settings, self._client_key)
+        clients = loop_clients()
+        # A hook that read the connection before another hook of this loop read newer settings (a rotated token)
+        # moves to them, with the client made for them.
+        settings, client = clients.current(self._settings or await self.get_settings())
+        self._settings = settings
+        clients.borrow(client)
         try:
             outgoing = client.build_request(
                 request.method,
@@ -132,6 +95,8 @@ class SignalWireAsyncHook(SignalWireHookBase):
                     await response.aclose()
         except httpx.HTTPError as error:
             raise transport_error(request, error, sent=_was_sent(error)) from None
+        finally:
+            await clients.give_back(client)
         headers = response.headers
         return read_answer(
             request, response.status_code, headers.get("Content-Type", ""), response.content, headers.get("Retry-After")

@@ -284,7 +284,7 @@ def test_cursor_store_reads_the_newest_cursor_and_writes_every_asset():
 def test_many_triggers_in_one_loop_share_one_pooled_client(signalwire_conn):
     import psutil
 
-    from airflow_provider_signalwire.hooks import asynchronous as hooks
+    from airflow_provider_signalwire.hooks import shared_clients
 
     emulator = signalwire_conn
     port = emulator.port
@@ -308,7 +308,7 @@ def test_many_triggers_in_one_loop_share_one_pooled_client(signalwire_conn):
         for i in range(60):
             emulator.inject_inbound_message(CUSTOMER, f"+1555100{i:04d}", body=str(i))
         await asyncio.gather(*(d.wait_events(1) for d in drivers))
-        clients = dict(hooks._CLIENTS[asyncio.get_running_loop()])
+        clients = dict(shared_clients.loop_clients().by_connection)
         for driver in drivers:
             await driver.stop()
         return drivers, clients, peak
@@ -316,4 +316,4 @@ def test_many_triggers_in_one_loop_share_one_pooled_client(signalwire_conn):
     drivers, clients, peak = run_async(scenario())
     assert all([e["body"] for e in d.events] == [str(i)] for i, d in enumerate(drivers))
     assert len(clients) == 1  # one connection id: one client, one pool
-    assert 1 <= peak <= hooks.POOL_SIZE
+    assert 1 <= peak <= shared_clients.POOL_SIZE
