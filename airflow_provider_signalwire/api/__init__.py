@@ -6,6 +6,7 @@ The one place that knows the SignalWire API, and does no I/O.
 * :mod:`.resource` and :mod:`.resources`: one declarative spec per resource (calls, messages, phone numbers).
 * :mod:`.request`, :mod:`.paging`, :mod:`.errors`, :mod:`.retries`: requests, pages, answers and when to retry.
 * :mod:`.dates`, :mod:`.statuses`, :mod:`.watching`, :mod:`.polling`: dates, outcomes, and what watchers see.
+* :mod:`.secrets`: keeping the connection's secrets out of error texts and results.
 
 The hooks move what is built here over the wire: ``requests`` on workers, ``httpx`` in the triggerer. The names
 below load on first use: DAG files import the operators, which need only the specs.

@@ -163,21 +163,6 @@ class ConnectionSettings(NamedTuple):
         extra: Mapping[str, Any],
     ) -> ConnectionSettings:
         """Check a connection's fields; an error never quotes its secrets, wherever they were typed."""
-        try:
-            return cls._checked(conn_id, host=host, login=login, password=password, extra=extra)
-        except SignalWireInputError as error:
-            raise SignalWireInputError(scrub(str(error), cls.secrets_given(password, extra))) from None
-
-    @classmethod
-    def _checked(
-        cls,
-        conn_id: str,
-        *,
-        host: str | None,
-        login: str | None,
-        password: str | None,
-        extra: Mapping[str, Any],
-    ) -> ConnectionSettings:
         if not login:
             raise SignalWireInputError(
                 f"Connection {conn_id!r} has no Project ID: put it in the connection's Login field."
@@ -186,20 +171,24 @@ class ConnectionSettings(NamedTuple):
             raise SignalWireInputError(
                 f"Connection {conn_id!r} has no API Token: put it in the connection's Password field."
             )
-        places = (host, extra.get("base_url"))
-        if len(password) >= MIN_SECRET_LENGTH and any(password.lower() in str(p or "").lower() for p in places):
-            raise SignalWireInputError(
-                f"SignalWire connection {conn_id!r} has its API Token in the Space or the base_url: the token belongs "
-                "in the Password field only."
-            )
-        override = extra.get("base_url") or None
-        base_url = normalize_base_url(override) if override else f"https://{normalize_space(host or '')}"
+        try:
+            places = (host, extra.get("base_url"))
+            if len(password) >= MIN_SECRET_LENGTH and any(password.lower() in str(p or "").lower() for p in places):
+                raise SignalWireInputError(
+                    f"SignalWire connection {conn_id!r} has its API Token in the Space or the base_url: the token "
+                    "belongs in the Password field only."
+                )
+            override = extra.get("base_url") or None
+            base_url = normalize_base_url(override) if override else f"https://{normalize_space(host or '')}"
+            timeout = _read_timeout(extra.get("timeout"))
+        except SignalWireInputError as error:
+            raise SignalWireInputError(scrub(str(error), cls.secrets_given(password, extra))) from None
         return cls(
             conn_id=conn_id,
             base_url=base_url,
             project_id=login,
             api_token=password,
-            timeout=_read_timeout(extra.get("timeout")),
+            timeout=timeout,
             default_from=extra.get("default_from") or None,
             signing_secret=extra.get("signing_secret") or None,
             webhook_base_url=str(extra.get("webhook_base_url") or "") or None,
