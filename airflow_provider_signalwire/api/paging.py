@@ -90,7 +90,7 @@ class ListPlan:
         return ApiRequest("GET", check_relative_path(link))
 
     def _malformed(self, what: str) -> SignalWireApiError:
-        return SignalWireApiError(status=200, method="GET", path=self.first_request.path.split("?", 1)[0], message=what)
+        return SignalWireApiError(status=200, method="GET", path=self.first_request.path, message=what)
 
     def too_many_pages(self) -> SignalWireApiError:
         return self._malformed(
