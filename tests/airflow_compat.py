@@ -79,7 +79,6 @@ __all__ = [
     "DagBag",
     "TaskDeferred",
     "asset_state_store_for",
-    "create_record",
     "decode_trigger_kwargs",
     "import_string",
     "loaded_plugins",
@@ -135,28 +134,6 @@ def write_dags_to_db(dags: Iterable[Any]) -> None:
         file_last_changed={},
     )
     _dagbag_module().sync_bag_to_db(bag, "dags-folder", None)
-
-
-def create_record(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> Any:
-    """
-    The record an operator keeps of its create across the tries of a task instance (``None`` when absent).
-
-    Airflow 3.3+: the task instance's task state store, key ``signalwire_create``. Before: the Airflow Variable
-    ``signalwire_create_<sha256("dag_id\\ntask_id\\nrun_id\\nmap_index")[:32]>``, as JSON.
-    """
-    if AIRFLOW_V_3_3_PLUS:
-        from airflow._shared.state import TaskScope
-        from airflow.state import get_state_backend
-
-        scope = TaskScope(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index)
-        value = get_state_backend().get(scope, "signalwire_create")
-        return None if value is None else json.loads(value)
-
-    from airflow.models.variable import Variable
-
-    identity = f"{dag_id}\n{task_id}\n{run_id}\n{map_index}"
-    key = f"signalwire_create_{hashlib.sha256(identity.encode()).hexdigest()[:32]}"
-    return Variable.get(key, default_var=None, deserialize_json=True)
 
 
 def task_ledger_entry(dag_id: str, run_id: str, task_id: str, key: str, map_index: int = -1) -> Any:
