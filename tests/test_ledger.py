@@ -141,6 +141,26 @@ def test_task_ledger_delete_forgets_a_value(run_dag):
     assert ledger_entry_read_by_another_process(dag_run, "forget", "record") is None
 
 
+def test_task_ledger_counts_across_the_pokes_of_a_rescheduled_sensor(run_dag):
+    # A sensor in reschedule mode is rebuilt for every poke: what it counts must live in the ledger.
+    from airflow.sdk import BaseSensorOperator
+
+    class CountingSensor(BaseSensorOperator):
+        def poke(self, context) -> bool:
+            ledger = TaskLedger(context)
+            pokes = ledger.get("pokes", 0) + 1
+            ledger.set("pokes", pokes)
+            return pokes == 3
+
+    with DAG("ledger_rescheduled_sensor", schedule=None, start_date=START, catchup=False) as dag:
+        CountingSensor(task_id="wait", mode="reschedule", poke_interval=0.1, timeout=60)
+
+    dag_run = run_dag(dag)
+
+    assert dag_run.state == "success"
+    assert ledger_entry_read_by_another_process(dag_run, "wait", "pokes") == {"generation": 1, "value": 3}
+
+
 # SharedMarkers ----------------------------------------------------------------------------------------------
 
 
