@@ -682,27 +682,6 @@ def test_messages_seeded_in_the_past_sort_among_newer_ones(emulator: SignalWireE
     assert everything == [*newer[::-1], middle["sid"], *older[::-1]]
 
 
-@pytest.mark.signalwire_emulator(messages_by_date_sent=True)
-def test_messages_by_date_sent_list_a_message_that_sat_queued_by_when_it_was_sent(
-    emulator: SignalWireEmulator, api: Api
-) -> None:
-    waited = emulator.seed_messages(1, from_=OWNED, to=CUSTOMER, direction="outbound-api", status="queued",
-                                    start=datetime(2024, 1, 1))  # fmt: skip
-    sent_at_once = emulator.seed_messages(2, from_=OWNED, to=CUSTOMER, direction="outbound-api",
-                                          start=datetime(2024, 1, 2))  # fmt: skip
-    first = api.get("/Messages.json", PageSize=2).json()
-    second = api.follow(first["next_page_uri"]).json()
-    listed = [m["sid"] for m in first["messages"] + second["messages"]]
-    assert listed == [*waited, *sent_at_once[::-1]], "not sent yet: newest by date_sent, though created first"
-    assert [m["status"] for m in first["messages"]] == ["queued", "delivered"]
-    assert first["messages"][0]["date_sent"] is None
-
-
-def test_seeded_messages_take_a_known_status_only(emulator: SignalWireEmulator) -> None:
-    with pytest.raises(ValueError, match="status must be one of"):
-        emulator.seed_messages(1, from_=OWNED, to=CUSTOMER, status="lost")
-
-
 # --------------------------------------------------------------------------------------------------
 # Faults
 # --------------------------------------------------------------------------------------------------
