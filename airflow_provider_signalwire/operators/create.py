@@ -211,30 +211,28 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
         from airflow_provider_signalwire.api.retries import certainly_not_processed
         from airflow_provider_signalwire.operators.create_record import given_up, new_record
 
-        record = None
+        # The longest a create can be on its way: the hook retries until total_timeout, then one more read.
+        longest = timedelta(seconds=self.hook.retry_policy.total_timeout + self.hook.settings.timeout)
+        sent = self.operation.effective(arguments, self.hook.settings.defaults)
+        record = new_record(longest, self.resource.fingerprint(sent))
         if ledger is not None:
-            # The longest a create can be on its way: the hook retries until total_timeout, then one more read.
-            longest = timedelta(seconds=self.hook.retry_policy.total_timeout + self.hook.settings.timeout)
-            sent = self.operation.effective(arguments, self.hook.settings.defaults)
-            record = new_record(longest, self.resource.fingerprint(sent))
             ledger.set(CREATE_RECORD, record)
         try:
             resource = self.hook.create(self.resource, **arguments)
         except (SignalWireApiError, SignalWireConnectionError) as error:
-            if ledger is not None and record is not None:
-                if certainly_not_processed(error):
-                    ledger.delete(CREATE_RECORD)  # nothing was created: a retry need not look
-                else:
-                    ledger.set(CREATE_RECORD, given_up(record))
-                    self.log.error(
-                        "SignalWire may have created the %s; a retry of this task looks for it before creating one.",
-                        self.resource.singular,
-                    )
+            if ledger is not None and certainly_not_processed(error):
+                ledger.delete(CREATE_RECORD)  # nothing was created: a retry need not look
+            elif ledger is not None:
+                ledger.set(CREATE_RECORD, given_up(record))
+                self.log.error(
+                    "SignalWire may have created the %s; a retry of this task looks for it before creating one.",
+                    self.resource.singular,
+                )
             raise
         self.log.info(
             "Created SignalWire %s %s (status %r)", self.resource.singular, resource.get("sid"), resource.get("status")
         )
-        if ledger is not None and record is not None:
+        if ledger is not None:
             ledger.set(CREATE_RECORD, {**record, "sid": resource.get("sid")})
         return resource
 
