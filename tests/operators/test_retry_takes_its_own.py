@@ -144,3 +144,25 @@ def test_clearing_a_task_sends_anew_though_an_earlier_try_left_a_record(run_dag,
     assert state == "success"
     assert len(api_requests(signalwire_emulator, "POST", r"/Messages$")) == 2
     assert len(signalwire_emulator.messages) == 2
+
+
+def test_each_mapped_send_forgets_its_record_after_the_users_success_callbacks(run_dag, signalwire_emulator):
+    from airflow.sdk import DAG
+
+    from .helpers import START
+
+    succeeded = []
+    with DAG("retry_mapped_forget", schedule=None, start_date=START, catchup=False) as dag:
+        SignalWireSendMessageOperator.partial(
+            task_id="send",
+            from_=FROM_NUMBER,
+            body="Mapped",
+            on_success_callback=lambda context: succeeded.append(context["ti"].map_index),
+        ).expand(to=[TO_NUMBER, "+15550000009"])
+
+    dag_run = run_dag(dag)
+
+    assert dag_run.state == "success"
+    assert sorted(succeeded) == [0, 1], "the user's callback still runs"
+    assert [create_record_of(dag_run, "send", map_index) for map_index in (0, 1)] == [None, None]
+    assert len(signalwire_emulator.messages) == 2
