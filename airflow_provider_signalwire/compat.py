@@ -10,8 +10,9 @@ Nothing else in the provider imports from Airflow outside ``airflow.sdk`` and ``
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import airflow
 from airflow.sdk.log import mask_secret
@@ -27,6 +28,7 @@ __all__ = [
     "AirflowException",
     "AirflowFailException",
     "AirflowNotFoundException",
+    "VariableStore",
     "amask_secret",
     "asset_state_accessors",
     "conf",
@@ -34,6 +36,7 @@ __all__ = [
     "mask_secret",
     "plugin_base",
     "record_asset_event_once",
+    "variable_store",
 ]
 
 
@@ -114,6 +117,44 @@ def httpx_transport_for(client: httpx.AsyncClient, request: httpx.Request) -> ht
     """
     route: Callable[[Any], httpx.AsyncBaseTransport] | None = getattr(client, "_transport_for_url", None)
     return route(request.url) if route is not None else None
+
+
+class VariableStore(NamedTuple):
+    """Airflow Variables as text, as one process reaches them."""
+
+    #: The value of a key, ``None`` when there is none.
+    get: Callable[[str], str | None]
+    #: Write a key: ``set(key, text, description)``.
+    set: Callable[[str, str, str], None]
+    #: Remove a key (nothing happens when there is none).
+    delete: Callable[[str], Any]
+
+
+def variable_store() -> VariableStore:
+    """
+    Airflow Variables, in the metadata database, as this process reaches them.
+
+    A task, the DAG processor and the triggerer go through their supervisor to the API server: ``airflow.sdk.Variable``.
+    Elsewhere ``airflow.sdk.Variable`` cannot write, and silently reads only the environment; where Airflow's
+    database is at hand (a DAG-level callback run by ``dag.test()``, a script next to the scheduler) its core model
+    writes there directly, as it does itself in that case. Internal: ``task_runner.SUPERVISOR_COMMS`` (the test
+    Airflow's own core model makes) and ``airflow.models.variable.Variable``.
+    """
+    if hasattr(sys.modules.get("airflow.sdk.execution_time.task_runner"), "SUPERVISOR_COMMS"):
+        from airflow.sdk import Variable
+
+        return VariableStore(
+            get=lambda key: Variable.get(key, default=None),
+            set=lambda key, text, description: Variable.set(key, text, description=description),
+            delete=Variable.delete,
+        )
+    from airflow.models.variable import Variable as CoreVariable
+
+    return VariableStore(
+        get=lambda key: CoreVariable.get(key, default_var=None),
+        set=lambda key, text, description: CoreVariable.set(key, text, description=description),
+        delete=CoreVariable.delete,
+    )
 
 
 def record_asset_event_once(uri: str, extra: dict[str, Any], *, seen: Callable[[Any, Any, list[int]], bool]) -> bool:

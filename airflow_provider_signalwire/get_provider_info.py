@@ -100,20 +100,4 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "notifications": [f"{_PACKAGE}.notifications.signalwire.SignalWireNotifier"],
         "asset-uris": [{"schemes": ["signalwire"], "handler": f"{_PACKAGE}.webhooks.normalize_asset_uri"}],
-        "config": {
-            "signalwire": {
-                "description": "SignalWire provider settings.",
-                "options": {
-                    "notifier_marker_dir": {
-                        "description": "Directory of the SignalWire notifier's once-only markers (one small file "
-                        "per SMS sent, removed after a day). Point it at storage shared by the machines that run "
-                        "callbacks when they are several. Default: $AIRFLOW_HOME/signalwire/notifier-markers.",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "/shared/airflow/signalwire-markers",
-                        "default": None,
-                    },
-                },
-            },
-        },
     }

@@ -22,7 +22,7 @@ with DAG(
     schedule=None,
     catchup=False,
     tags=["example", "signalwire"],
-    # The default text names the DAG and the run, and links to it.
+    # The default text names the DAG, the run and the task that failed.
     on_failure_callback=send_signalwire_notification(to=ON_CALL[0], from_=FROM_NUMBER),
     doc_md=__doc__,
 ):

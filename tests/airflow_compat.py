@@ -79,13 +79,14 @@ __all__ = [
     "DagBag",
     "TaskDeferred",
     "asset_state_store_for",
-    "create_record",
     "decode_trigger_kwargs",
     "import_string",
     "loaded_plugins",
     "requires_asset_state_store",
+    "run_cleared_task",
     "serialize_dag",
     "sync_bag_to_db",
+    "task_ledger_entry",
     "write_dags_to_db",
 ]
 
@@ -135,26 +136,51 @@ def write_dags_to_db(dags: Iterable[Any]) -> None:
     _dagbag_module().sync_bag_to_db(bag, "dags-folder", None)
 
 
-def create_record(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> Any:
+def task_ledger_entry(dag_id: str, run_id: str, task_id: str, key: str, map_index: int = -1) -> Any:
     """
-    The record an operator keeps of its create across the tries of a task instance (``None`` when absent).
+    What the provider's ``TaskLedger`` keeps under ``key`` for a task instance, read straight from the metadata
+    database: ``{"generation": <first try of its clear generation>, "value": ...}``, ``None`` when absent.
 
-    Airflow 3.3+: the task instance's task state store, key ``signalwire_create``. Before: the Airflow Variable
-    ``signalwire_create_<sha256("dag_id\\ntask_id\\nrun_id\\nmap_index")[:32]>``, as JSON.
+    Airflow 3.3+: the task instance's task state store, key ``signalwire_<key>``. Before: the Airflow Variable
+    ``signalwire_<key>_<sha256("dag_id\\ntask_id\\nrun_id\\nmap_index")[:32]>``, as JSON.
     """
     if AIRFLOW_V_3_3_PLUS:
         from airflow._shared.state import TaskScope
         from airflow.state import get_state_backend
 
         scope = TaskScope(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index)
-        value = get_state_backend().get(scope, "signalwire_create")
+        value = get_state_backend().get(scope, f"signalwire_{key}")
         return None if value is None else json.loads(value)
 
     from airflow.models.variable import Variable
 
     identity = f"{dag_id}\n{task_id}\n{run_id}\n{map_index}"
-    key = f"signalwire_create_{hashlib.sha256(identity.encode()).hexdigest()[:32]}"
-    return Variable.get(key, default_var=None, deserialize_json=True)
+    name = f"signalwire_{key}_{hashlib.sha256(identity.encode()).hexdigest()[:32]}"
+    return Variable.get(name, default_var=None, deserialize_json=True)
+
+
+def run_cleared_task(dag: Any, dag_run: Any, task_id: str) -> str:
+    """
+    Clear one task instance of a finished DagRun, as the UI's Clear does, and run its next try as ``dag.test()``
+    runs tries; returns the state it ends in. (``dag.test()`` itself deletes a run with the same logical date and
+    creates a new one, which is not a clear.) Internal: ``clear_task_instances`` and ``dag.test()``'s ``_run_task``
+    (both with the same signature on 3.1, 3.2 and 3.3).
+    """
+    from airflow.models.taskinstance import clear_task_instances
+    from airflow.sdk.definitions.dag import _run_task
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, TaskInstanceState
+
+    with create_session() as session:
+        (ti,) = [t for t in dag_run.get_task_instances(session=session) if t.task_id == task_id]
+        clear_task_instances([ti], session, dag_run_state=DagRunState.RUNNING)
+        session.flush()
+        # What the scheduler does when it schedules the next try.
+        ti.try_number += 1
+        ti.state = TaskInstanceState.SCHEDULED
+        session.commit()
+        _run_task(ti=ti, task=dag.task_dict[task_id], run_triggerer=True)
+        return TaskInstanceState(ti.state).value
 
 
 def asset_state_store_for(assets: Iterable[tuple[str, str]]) -> Any:

@@ -110,3 +110,47 @@ def test_asset_events_are_recorded_once_from_the_api_server_process(airflow_db):
                 .where(AssetModel.uri == uri)
             ).all()
         assert [dict(extra) for extra in extras] == [{"n": 1}]
+
+
+def test_variables_outside_a_task_are_written_straight_to_the_database(airflow_db):
+    from airflow.models.variable import Variable
+
+    key = f"signalwire_compat_{uuid.uuid4().hex[:8]}"
+    with internal("airflow.models.variable.Variable, and no task_runner.SUPERVISOR_COMMS outside a task"):
+        store = compat.variable_store()
+        store.set(key, '{"n": 1}', "written by test_compat")
+        assert Variable.get(key, default_var=None, deserialize_json=True) == {"n": 1}
+        assert store.get(key) == '{"n": 1}'
+        store.delete(key)
+        store.delete(key)
+        assert store.get(key) is None
+
+
+def test_variables_in_a_task_go_through_its_supervisor(airflow_db):
+    import sys
+    from datetime import datetime
+
+    from airflow.models.variable import Variable
+    from airflow.sdk import DAG, task
+    from airflow_compat import write_dags_to_db
+
+    key = f"signalwire_compat_{uuid.uuid4().hex[:8]}"
+    seen = {}
+    with DAG("compat_variables_in_a_task", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+
+        @task
+        def round_trip() -> None:
+            runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
+            seen["supervised"] = hasattr(runner, "SUPERVISOR_COMMS")
+            store = compat.variable_store()
+            store.set(key, "from a task", "written by test_compat")
+            seen["read"] = store.get(key)
+
+        round_trip()
+    write_dags_to_db([dag])
+
+    with internal("task_runner.SUPERVISOR_COMMS in a running task; airflow.sdk.Variable"):
+        assert dag.test().state == "success"
+        assert seen == {"supervised": True, "read": "from a task"}
+        assert Variable.get(key, default_var=None) == "from a task"
+    Variable.delete(key)

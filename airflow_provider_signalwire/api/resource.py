@@ -153,8 +153,10 @@ class Resource:
     :param statuses: the statuses, which are final and which count as a failure.
     :param watch_date: the date filter a watcher follows to find new items.
     :param watch_date_final: the date filter a watcher of final statuses follows (a call ends after it starts).
-    :param same_item: whether an item listed later is the one a create with these arguments made (for a retry
-        whose answer was lost); default: an item between the same numbers is.
+    :param fingerprint: what a retry keeps of a create's arguments to recognise the item it made (in Airflow's
+        database: never personal data such as a message's text); default: nothing.
+    :param same_item: whether an item listed later (between the same numbers) is the one a create with this
+        ``fingerprint`` made, for a retry whose answer was lost; default: any is.
     """
 
     def __init__(
@@ -171,6 +173,7 @@ class Resource:
         statuses: Statuses | None = None,
         watch_date: str | None = None,
         watch_date_final: str | None = None,
+        fingerprint: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
         same_item: Callable[[Mapping[str, Any], Mapping[str, Any]], bool] | None = None,
     ) -> None:
         self.name = name
@@ -184,7 +187,8 @@ class Resource:
         self.statuses = statuses
         self.watch_date = watch_date
         self.watch_date_final = watch_date_final
-        self.same_item = same_item or (lambda arguments, item: True)
+        self.fingerprint = fingerprint or (lambda arguments: {})
+        self.same_item = same_item or (lambda fingerprint, item: True)
 
     def __repr__(self) -> str:
         return f"Resource({self.name!r})"

@@ -1,86 +1,35 @@
 """
 The operators that create a call or a message: wait for the outcome, and never create twice.
 
-Never twice: before it sends a create, the operator records in Airflow's task state store that it is about
-to (:class:`CreateMarker`), and the SID once SignalWire answers. A retry of the same task instance reads
-that record first: with a SID it takes that call or message; without one (the worker died, or the answer
-was lost, after SignalWire may have accepted the request) it looks for a call or message with the same
-To, From (and Body) created since the first create was sent, and takes it instead of creating another.
-The record is deleted once the outcome is settled: created and not waited for, a final status reached,
-or SignalWire refused the request.
+Never twice: before it sends a create, the operator records in its task instance's ledger (Airflow's task state
+store, or a Variable before 3.3) that it is about to, and the SID once SignalWire answers (see
+:mod:`~airflow_provider_signalwire.operators.create_record`). A retry reads that record first: with a SID it takes
+that call or message; without one (the worker died, or the answer was lost, after SignalWire may have accepted the
+request) it takes a call or message between the same numbers, that the recorded request could have created (same
+text and media) while it was in flight, instead of creating another. Clearing the task starts afresh.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Set
-from datetime import UTC, datetime, timedelta
+from collections.abc import Collection, Mapping, Set
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from airflow_provider_signalwire.compat import AirflowException, conf
 from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireConnectionError
 from airflow_provider_signalwire.operators.base import SignalWireBaseOperator, as_bool, as_seconds
+from airflow_provider_signalwire.operators.create_record import CREATE_RECORD, forget_create_record
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_signalwire.api.resource import Operation, Resource
     from airflow_provider_signalwire.api.statuses import Statuses
+    from airflow_provider_signalwire.ledger import TaskLedger
 
-CREATE_MARKER_KEY = "signalwire_create"
-#: How far before the first create a retry looks: SignalWire dates have whole seconds, and its clock and
-#: the worker's may differ a little.
-CLOCK_SKEW = timedelta(seconds=60)
-#: At most this many of the newest calls or messages between the same numbers are read to find an earlier try's.
-DEDUP_SCAN_LIMIT = 200
 DEFAULT_POLL_INTERVAL = 5.0
 DEFAULT_WAIT_TIMEOUT = 3600.0
-
-
-class CreateMarker:
-    """
-    What the tries of one task instance know about its create, kept across retries.
-
-    ``{"started_at": <ISO time the first create was sent>, "sid": <what it created, once known>}``, in the
-    task state store of the task instance (Airflow 3.3 and later), else in an Airflow Variable named after
-    the task instance (dag_id, task_id, run_id, map_index).
-    """
-
-    def __init__(self, context: Context) -> None:
-        self._store = context.get("task_state_store")
-        ti = context["ti"]
-        identity = f"{ti.dag_id}\n{ti.task_id}\n{ti.run_id}\n{ti.map_index}"
-        self.variable_key = f"{CREATE_MARKER_KEY}_{hashlib.sha256(identity.encode()).hexdigest()[:32]}"
-        self._description = (
-            f"SignalWire create in progress for {ti.dag_id}.{ti.task_id}, run {ti.run_id}, "
-            f"map index {ti.map_index}; deleted when the task settles."
-        )
-
-    def get(self) -> dict[str, Any] | None:
-        if self._store is not None:
-            value = self._store.get(CREATE_MARKER_KEY)
-        else:
-            from airflow.sdk import Variable
-
-            value = Variable.get(self.variable_key, default=None, deserialize_json=True)
-        return value if isinstance(value, dict) and value.get("started_at") else None
-
-    def set(self, value: dict[str, Any]) -> None:
-        if self._store is not None:
-            self._store.set(CREATE_MARKER_KEY, value)
-        else:
-            from airflow.sdk import Variable
-
-            Variable.set(self.variable_key, value, description=self._description, serialize_json=True)
-
-    def delete(self) -> None:
-        if self._store is not None:
-            self._store.delete(CREATE_MARKER_KEY)
-        else:
-            from airflow.sdk import Variable
-
-            Variable.delete(self.variable_key)
 
 
 class _Wait(NamedTuple):
@@ -137,6 +86,12 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
         self.failed_statuses = sorted(failed_statuses) if isinstance(failed_statuses, Set) else failed_statuses
         self.deferrable = deferrable
         self.deduplicate_retries = deduplicate_retries
+        # After the user's callbacks, once Airflow has stored the success: then no retry needs the record.
+        callbacks = self.on_success_callback
+        self.on_success_callback = [
+            *(callbacks if isinstance(callbacks, list) else [callbacks] if callbacks else []),
+            forget_create_record,
+        ]
 
     # What the subclass gives ------------------------------------------------------------------------
 
@@ -160,12 +115,20 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
         """Check the arguments against the resource spec (raises SignalWireInputError), before anything is sent."""
         self.operation.encode(arguments, self.hook.settings.defaults)
 
-    def find_created_since(self, arguments: Mapping[str, Any], since: datetime) -> dict[str, Any] | None:
-        """The item an earlier try created with these arguments, created at or after ``since``."""
+    def find_created_in_flight(self, arguments: Mapping[str, Any], record: Mapping[str, Any]) -> Any:
+        """The item between the same numbers that the recorded create could have made, if SignalWire has one."""
+        from airflow_provider_signalwire.operators.create_record import (
+            DEDUP_SCAN_LIMIT,
+            earliest_created_within,
+            in_flight_window,
+        )
+
         sent = self.operation.effective(arguments, self.hook.settings.defaults)
         filters = {name: sent[name] for name in ("to", "from_") if sent.get(name)}
         items = self.hook.list(self.resource, limit=DEDUP_SCAN_LIMIT, **filters)
-        return earliest_match_since(items, since, lambda item: self.resource.same_item(sent, item))
+        fingerprint = record.get("fingerprint") or {}
+        start, end = in_flight_window(record)
+        return earliest_created_within(items, start, end, lambda item: self.resource.same_item(fingerprint, item))
 
     # The flow ------------------------------------------------------------------------------------
 
@@ -173,26 +136,29 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
         arguments = self.api_arguments()
         self.check_arguments(arguments)
         wait = self._wait_options()
-        marker = CreateMarker(context) if as_bool("deduplicate_retries", self.deduplicate_retries) else None
-        previous = marker.get() if marker is not None and context["ti"].try_number > 1 else None
-        resource = self._take_earlier(previous, arguments, marker) if previous else None
+        ledger = self._ledger(context)
+        record = ledger.get(CREATE_RECORD) if ledger is not None else None
+        resource = self._take_earlier(record, arguments, ledger) if record else None
         if resource is None:
-            resource = self._create_once(arguments, marker, previous)
+            resource = self._create_once(arguments, ledger)
         if not wait.enabled:
-            self._forget(marker)
             return resource
-        return self._wait(resource, arguments, wait, marker)
+        return self._wait(resource, arguments, wait, ledger)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger: return the call or message, or fail as the wait did."""
         status = event.get("status")
-        marker = CreateMarker(context) if as_bool("deduplicate_retries", self.deduplicate_retries) else None
         if status in ("success", "failed"):
             # Events of triggers deferred before 0.2.0 carry the item under "resource".
             item = event["resource"] if "resource_type" in event else event["item"]
-            return self._settle(item, status, marker)
+            return self._settle(item, status, self._ledger(context))
         # An error or a timeout leaves the outcome open: a retry takes the same call or message up again.
         raise AirflowException(event.get("message") or f"SignalWire wait ended with {event!r}")
+
+    def _ledger(self, context: Context) -> TaskLedger | None:
+        from airflow_provider_signalwire.ledger import TaskLedger
+
+        return TaskLedger(context) if as_bool("deduplicate_retries", self.deduplicate_retries) else None
 
     def _wait_options(self) -> _Wait:
         return _Wait(
@@ -204,10 +170,10 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
         )
 
     def _take_earlier(
-        self, previous: dict[str, Any], arguments: Mapping[str, Any], marker: CreateMarker | None
+        self, record: dict[str, Any], arguments: Mapping[str, Any], ledger: TaskLedger | None
     ) -> dict[str, Any] | None:
         kind = self.resource.singular
-        sid = previous.get("sid")
+        sid = record.get("sid")
         if sid:
             try:
                 resource = self.hook.get(self.resource, sid)
@@ -222,13 +188,12 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
                 "An earlier try of this task created SignalWire %s %s; taking it, not creating another.", kind, sid
             )
             return resource
-        started = datetime.fromisoformat(previous["started_at"])
-        found = self.find_created_since(arguments, started - CLOCK_SKEW)
+        found = self.find_created_in_flight(arguments, record)
         if found is None:
             self.log.info(
                 "An earlier try of this task sent a create at %s whose answer was lost; SignalWire has no matching "
-                "%s, so creating it now.",
-                previous["started_at"],
+                "%s created while it was in flight, so creating it now.",
+                record["sent_at"],
                 kind,
             )
             return None
@@ -238,38 +203,41 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
             kind,
             found.get("sid"),
         )
-        if marker is not None:
-            marker.set({"started_at": previous["started_at"], "sid": found.get("sid")})
-        return found
+        if ledger is not None:
+            ledger.set(CREATE_RECORD, {**record, "sid": found.get("sid")})
+        return dict(found)
 
-    def _create_once(
-        self, arguments: Mapping[str, Any], marker: CreateMarker | None, previous: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        started_at = (previous or {}).get("started_at") or datetime.now(UTC).isoformat()
-        if marker is not None:
-            marker.set({"started_at": started_at})
+    def _create_once(self, arguments: Mapping[str, Any], ledger: TaskLedger | None) -> dict[str, Any]:
+        from airflow_provider_signalwire.api.retries import certainly_not_processed
+        from airflow_provider_signalwire.operators.create_record import given_up, new_record
+
+        # The longest a create can be on its way: the hook retries until total_timeout, then one more read.
+        longest = timedelta(seconds=self.hook.retry_policy.total_timeout + self.hook.settings.timeout)
+        sent = self.operation.effective(arguments, self.hook.settings.defaults)
+        record = new_record(longest, self.resource.fingerprint(sent))
+        if ledger is not None:
+            ledger.set(CREATE_RECORD, record)
         try:
             resource = self.hook.create(self.resource, **arguments)
         except (SignalWireApiError, SignalWireConnectionError) as error:
-            from airflow_provider_signalwire.api.retries import certainly_not_processed
-
-            if marker is not None and not certainly_not_processed(error):
+            if ledger is not None and certainly_not_processed(error):
+                ledger.delete(CREATE_RECORD)  # nothing was created: a retry need not look
+            elif ledger is not None:
+                ledger.set(CREATE_RECORD, given_up(record))
                 self.log.error(
                     "SignalWire may have created the %s; a retry of this task looks for it before creating one.",
                     self.resource.singular,
                 )
-            elif marker is not None and previous is None:
-                marker.delete()  # nothing was created: a retry need not look
             raise
         self.log.info(
             "Created SignalWire %s %s (status %r)", self.resource.singular, resource.get("sid"), resource.get("status")
         )
-        if marker is not None:
-            marker.set({"started_at": started_at, "sid": resource.get("sid")})
+        if ledger is not None:
+            ledger.set(CREATE_RECORD, {**record, "sid": resource.get("sid")})
         return resource
 
     def _wait(
-        self, resource: dict[str, Any], arguments: Mapping[str, Any], wait: _Wait, marker: CreateMarker | None
+        self, resource: dict[str, Any], arguments: Mapping[str, Any], wait: _Wait, ledger: TaskLedger | None
     ) -> dict[str, Any]:
         from airflow_provider_signalwire.triggers.status import SignalWireStatusTrigger
 
@@ -303,37 +271,13 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
             time.sleep(wait.poll_interval if remaining is None else min(wait.poll_interval, remaining))
             resource = self.hook.get(self.resource, sid)
             result = self.statuses.outcome(resource, wait.failed, mms)
-        return self._settle(resource, result, marker)
+        return self._settle(resource, result, ledger)
 
-    def _settle(self, resource: dict[str, Any], result: str, marker: CreateMarker | None) -> dict[str, Any]:
-        # A final status settles the outcome: a retry after a failed one places a new call or message.
-        self._forget(marker)
+    def _settle(self, resource: dict[str, Any], result: str, ledger: TaskLedger | None) -> dict[str, Any]:
         if result == "failed":
+            # A final failed status settles the outcome: a retry places a new call or message.
+            if ledger is not None:
+                ledger.delete(CREATE_RECORD)
             raise AirflowException(self.statuses.failure_text(resource))
         self.log.info("SignalWire %s %s ended %r", self.resource.singular, resource.get("sid"), resource.get("status"))
         return resource
-
-    @staticmethod
-    def _forget(marker: CreateMarker | None) -> None:
-        if marker is not None:
-            marker.delete()
-
-
-def earliest_match_since(
-    items: Iterable[dict[str, Any]], since: datetime, same: Callable[[Mapping[str, Any]], bool]
-) -> dict[str, Any] | None:
-    """
-    In a newest-first list, the earliest outbound item created at or after ``since`` that is ``same``.
-
-    Reading stops at the first item created before ``since``.
-    """
-    from airflow_provider_signalwire.api.dates import parse_api_datetime
-
-    match = None
-    for item in items:
-        created = parse_api_datetime(item.get("date_created"))
-        if created is not None and created < since:
-            break
-        if item.get("direction") != "inbound" and same(item):
-            match = item
-    return match

@@ -40,10 +40,21 @@ def task_context(
     return {"dag": dag, "ti": ti, "task_instance": ti, "run_id": run_id}
 
 
+def forget_notifier_markers() -> None:
+    """Delete the notifiers' markers (Airflow Variables ``signalwire_markers_<owner>``) left by other tests."""
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    with create_session() as session:
+        session.execute(delete(Variable).where(Variable.key.startswith("signalwire_markers_")))
+
+
 @pytest.fixture
-def markers(tmp_path):
-    """A marker directory of the test's own."""
-    return str(tmp_path / "markers")
+def emulator(airflow_db, signalwire_conn):
+    """The emulator as the default connection, in a session with a metadata database and no notifier markers."""
+    forget_notifier_markers()
+    return signalwire_conn
 
 
 @pytest.fixture

@@ -1,21 +1,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
+import json
 import time
 from datetime import datetime
-from urllib.parse import quote
 
 import pytest
 
 from airflow_provider_signalwire.notifications import SignalWireNotifier, send_signalwire_notification
 
 from .conftest import BACKUP, FROM_NUMBER, ONCALL, task_context
-
-
-@pytest.fixture
-def emulator(signalwire_conn):
-    return signalwire_conn
 
 
 def bodies_to(emulator, number: str) -> list[str]:
@@ -33,16 +27,15 @@ def message_creates(emulator) -> int:
     return emulator.count_requests(method="POST", path_regex=r"/Messages(\.json)?$")
 
 
-def test_failing_task_alerts_every_recipient_with_the_rendered_body_in_a_dag_run(run_dag, emulator, markers):
+def test_failing_task_alerts_every_recipient_with_the_rendered_body_in_a_dag_run(run_dag, emulator):
     from airflow.sdk import DAG, task
 
     task_alert = SignalWireNotifier(
         to=[ONCALL, BACKUP],
         from_=FROM_NUMBER,
         body="{{ dag.dag_id }}.{{ ti.task_id }} failed on try {{ ti.try_number }} of run {{ run_id }}",
-        marker_dir=markers,
     )
-    run_alert = send_signalwire_notification(to=ONCALL, from_=FROM_NUMBER, marker_dir=markers)
+    run_alert = send_signalwire_notification(to=ONCALL, from_=FROM_NUMBER)
     with DAG(
         "signalwire_notifier_run", schedule=None, start_date=datetime(2026, 1, 1), on_failure_callback=run_alert
     ) as dag:
@@ -64,14 +57,13 @@ def test_failing_task_alerts_every_recipient_with_the_rendered_body_in_a_dag_run
     assert bodies_to(emulator, BACKUP) == [rendered]
     # ONCALL's task alert was refused; the DAG-level alert (default text) went out once.
     assert bodies_to(emulator, ONCALL) == [
-        f"Airflow: DAG signalwire_notifier_run, run {dag_run.run_id}: task_failure. "
-        f"http://localhost:8080/dags/signalwire_notifier_run/runs/{quote(dag_run.run_id, safe='')}"
+        f"Airflow: DAG signalwire_notifier_run failed at task load (run {dag_run.run_id})."
     ]
     assert message_creates(emulator) == 3
 
 
-def test_repeated_callback_for_the_same_try_sends_nothing_more(emulator, markers):
-    notifier = SignalWireNotifier(to=[ONCALL, BACKUP], from_=FROM_NUMBER, body="load failed", marker_dir=markers)
+def test_repeated_callback_for_the_same_try_sends_nothing_more(emulator):
+    notifier = SignalWireNotifier(to=[ONCALL, BACKUP], from_=FROM_NUMBER, body="load failed")
 
     notifier(task_context(try_number=1))
     notifier(task_context(try_number=1))
@@ -82,9 +74,9 @@ def test_repeated_callback_for_the_same_try_sends_nothing_more(emulator, markers
     assert bodies_to(emulator, ONCALL) == ["load failed", "load failed"]
 
 
-def test_one_notifier_on_two_callbacks_of_the_same_try_sends_for_each(emulator, markers):
+def test_one_notifier_on_two_callbacks_of_the_same_try_sends_for_each(emulator):
     # e.g. on_execute_callback and on_failure_callback: two events of one try, two alerts.
-    notifier = SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="{{ ti.state }}", marker_dir=markers)
+    notifier = SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="{{ ti.state }}")
 
     notifier(task_context(state="running"))
     notifier(task_context(state="failed"))
@@ -93,33 +85,31 @@ def test_one_notifier_on_two_callbacks_of_the_same_try_sends_for_each(emulator, 
     assert bodies_to(emulator, ONCALL) == ["running", "failed"]
 
 
-def test_another_notifier_on_the_same_failure_still_sends(emulator, markers):
-    SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="to the team", marker_dir=markers)(task_context())
-    SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="to the pager", marker_dir=markers)(task_context())
+def test_another_notifier_on_the_same_failure_still_sends(emulator):
+    SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="to the team")(task_context())
+    SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="to the pager")(task_context())
 
     assert bodies_to(emulator, ONCALL) == ["to the team", "to the pager"]
 
 
-def test_recipients_as_a_list_or_a_separated_string_each_get_one_sms(emulator, markers):
-    SignalWireNotifier(to=f"{ONCALL}, {BACKUP};{ONCALL}", from_=FROM_NUMBER, body="x", marker_dir=markers)(
-        task_context()
-    )
+def test_recipients_as_a_list_or_a_separated_string_each_get_one_sms(emulator):
+    SignalWireNotifier(to=f"{ONCALL}, {BACKUP};{ONCALL}", from_=FROM_NUMBER, body="x")(task_context())
 
     assert sorted(message["to"] for message in emulator.messages) == sorted([ONCALL, BACKUP])
 
 
-def test_recipients_are_templated(emulator, markers):
+def test_recipients_are_templated(emulator):
     from airflow.sdk import DAG
 
     dag = DAG("nightly", schedule=None, start_date=datetime(2026, 1, 1), params={"pager": BACKUP})
     context = {**task_context(), "dag": dag, "params": {"pager": BACKUP}}
-    SignalWireNotifier(to=["{{ params.pager }}"], from_=FROM_NUMBER, body="x", marker_dir=markers)(context)
+    SignalWireNotifier(to=["{{ params.pager }}"], from_=FROM_NUMBER, body="x")(context)
 
     assert [message["to"] for message in emulator.messages] == [BACKUP]
 
 
-def test_one_notifier_on_several_tasks_renders_each_from_its_template(emulator, markers):
-    notifier = SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="{{ ti.task_id }} failed", marker_dir=markers)
+def test_one_notifier_on_several_tasks_renders_each_from_its_template(emulator):
+    notifier = SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="{{ ti.task_id }} failed")
 
     notifier(task_context(task_id="extract"))
     notifier(task_context(task_id="load"))
@@ -128,8 +118,8 @@ def test_one_notifier_on_several_tasks_renders_each_from_its_template(emulator, 
     assert notifier.body == "{{ ti.task_id }} failed"
 
 
-def test_default_text_names_dag_task_run_try_and_log(emulator, markers):
-    SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, marker_dir=markers)(
+def test_default_text_names_dag_task_run_try_and_log(emulator):
+    SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER)(
         task_context(task_id="load", try_number=3, run_id="scheduled__2026-01-01")
     )
 
@@ -139,8 +129,8 @@ def test_default_text_names_dag_task_run_try_and_log(emulator, markers):
     ]
 
 
-def test_refused_send_is_logged_not_raised_and_a_repeat_tries_again(emulator, markers, caplog, capsys):
-    notifier = SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="x", marker_dir=markers)
+def test_refused_send_is_logged_not_raised_and_a_repeat_tries_again(emulator, caplog, capsys):
+    notifier = SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="x")
     emulator.add_fault("status", method="POST", path=r"/Messages$", status=400, times=1)
 
     notifier(task_context())  # does not raise
@@ -153,8 +143,8 @@ def test_refused_send_is_logged_not_raised_and_a_repeat_tries_again(emulator, ma
     assert len(emulator.messages) == 1
 
 
-def test_send_that_may_have_gone_out_is_not_repeated(emulator, markers, caplog, capsys):
-    notifier = SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="x", marker_dir=markers)
+def test_send_that_may_have_gone_out_is_not_repeated(emulator, caplog, capsys):
+    notifier = SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="x")
     # SignalWire creates the message, then the answer is lost.
     emulator.add_fault("drop_after", method="POST", path=r"/Messages$", times=1)
 
@@ -167,9 +157,9 @@ def test_send_that_may_have_gone_out_is_not_repeated(emulator, markers, caplog, 
     assert "may have been processed" in text
 
 
-def test_broken_template_or_connection_is_logged_not_raised(emulator, markers, caplog, capsys):
-    SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="{{ 1 / 0 }}", marker_dir=markers)(task_context())
-    SignalWireNotifier(to=ONCALL, body="x", signalwire_conn_id="no_such_connection", marker_dir=markers)(task_context())
+def test_broken_template_or_connection_is_logged_not_raised(emulator, caplog, capsys):
+    SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="{{ 1 / 0 }}")(task_context())
+    SignalWireNotifier(to=ONCALL, body="x", signalwire_conn_id="no_such_connection")(task_context())
 
     text = logged(caplog, capsys)
     assert emulator.messages == []
@@ -177,27 +167,31 @@ def test_broken_template_or_connection_is_logged_not_raised(emulator, markers, c
     assert "no_such_connection" in text
 
 
-def test_no_recipient_sends_nothing(emulator, markers, caplog, capsys):
-    SignalWireNotifier(to="{{ '' }}", body="x", marker_dir=markers)(task_context())
+def test_no_recipient_sends_nothing(emulator, caplog, capsys):
+    SignalWireNotifier(to="{{ '' }}", body="x")(task_context())
 
     text = logged(caplog, capsys)
     assert message_creates(emulator) == 0
     assert "names no recipient" in text
 
 
-def test_dag_level_callback_sends_once_per_dag_run(emulator, markers):
-    notifier = SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, marker_dir=markers)
+def test_dag_level_callback_sends_once_per_dag_run(emulator):
+    notifier = SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER)
     dag_context = {**task_context(), "reason": "task_failure"}  # a DAG callback, with its last task's context
 
     notifier(dag_context)
     notifier(dag_context)
     notifier(task_context())  # the task-level failure of the same run is another event
 
-    assert len(bodies_to(emulator, ONCALL)) == 2
-    assert bodies_to(emulator, ONCALL)[0].startswith("Airflow: DAG nightly, run scheduled__2026-01-01: task_failure.")
+    assert bodies_to(emulator, ONCALL) == [
+        "Airflow: DAG nightly failed at task load (run scheduled__2026-01-01). "
+        "http://localhost:8080/dags/nightly/runs/scheduled__2026-01-01",
+        "Airflow: task load of DAG nightly ended failed (run scheduled__2026-01-01, try 1). "
+        "Log: https://airflow.example.com/dags/nightly/runs/scheduled__2026-01-01/tasks/load?try_number=1",
+    ]
 
 
-def test_deadline_alert_in_the_triggerer_sends_once_without_blocking_the_loop(emulator, markers):
+def test_deadline_alert_in_the_triggerer_sends_once_without_blocking_the_loop(emulator):
     # What a deadline callback gets in the triggerer: the notifier class called with its kwargs and a context.
     context = {
         "dag_run": {"dag_id": "nightly", "dag_run_id": "scheduled__2026-01-01"},
@@ -215,8 +209,8 @@ def test_deadline_alert_in_the_triggerer_sends_once_without_blocking_the_loop(em
                 ticks += 1
 
         running = asyncio.create_task(ticker())
-        await SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, marker_dir=markers, context=context)
-        await SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, marker_dir=markers, context=context)
+        await SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, context=context)
+        await SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, context=context)
         running.cancel()
         return ticks
 
@@ -226,57 +220,46 @@ def test_deadline_alert_in_the_triggerer_sends_once_without_blocking_the_loop(em
     assert bodies_to(emulator, ONCALL) == ["Airflow: DAG nightly, run scheduled__2026-01-01, missed its deadline."]
 
 
-def test_marker_expires_and_old_markers_are_removed(emulator, tmp_path):
-    directory = tmp_path / "short-lived"
-    notifier = SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="x", marker_dir=str(directory), marker_ttl=0.3)
+def test_marker_expires(emulator):
+    notifier = SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="x", marker_ttl=0.5)
 
     notifier(task_context())
-    stale = list(directory.glob("*.json"))
-    assert len(stale) == 1
     notifier(task_context())
-    time.sleep(0.4)
-    notifier(task_context(task_id="other"))  # prunes the expired marker of "load"
+    time.sleep(0.6)
     notifier(task_context())  # expired: this counts as a new alert
 
-    assert len(emulator.messages) == 3
-    assert len(list(directory.glob("*.json"))) == 2
+    assert len(emulator.messages) == 2
 
 
-def test_marker_directory_defaults_to_the_provider_config(emulator, tmp_path, monkeypatch):
-    directory = tmp_path / "from-config"
-    monkeypatch.setenv("AIRFLOW__SIGNALWIRE__NOTIFIER_MARKER_DIR", str(directory))
+def test_markers_live_in_one_variable_per_notifier_without_phone_numbers(emulator):
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
 
-    SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="x")(task_context())
+    SignalWireNotifier(to=[ONCALL, BACKUP], from_=FROM_NUMBER, body="x")(task_context())
 
-    assert len(list(directory.glob("*.json"))) == 1
-    assert oct(os.stat(next(directory.glob("*.json"))).st_mode & 0o777) == "0o600"
-
-
-def test_unwritable_marker_directory_still_alerts(emulator, tmp_path, caplog, capsys):
-    not_a_directory = tmp_path / "a-file"
-    not_a_directory.write_text("")
-
-    SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="x", marker_dir=str(not_a_directory / "markers"))(
-        task_context()
-    )
-
-    assert bodies_to(emulator, ONCALL) == ["x"]
-    assert "cannot keep its marker" in logged(caplog, capsys)
+    with create_session() as session:
+        kept = session.scalars(select(Variable).where(Variable.key.startswith("signalwire_markers_"))).all()
+        (variable,) = kept
+        markers = json.loads(variable.val)
+    assert len(markers) == 2, "one marker per recipient"
+    assert ONCALL not in variable.val and BACKUP not in variable.val
+    assert {marker["event"] for marker in markers.values()} == {"task nightly load scheduled__2026-01-01 -1 1 failed"}
 
 
-def test_long_text_is_cut_to_what_an_sms_may_hold(emulator, markers):
-    SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="x" * 2000, marker_dir=markers)(task_context())
+def test_long_text_is_cut_to_what_an_sms_may_hold(emulator):
+    SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="x" * 2000)(task_context())
 
     (body,) = bodies_to(emulator, ONCALL)
     assert len(body) == 1600
     assert body.endswith("...")
 
 
-def test_api_token_never_logged(emulator, markers, caplog, capsys):
+def test_api_token_never_logged(emulator, caplog, capsys):
     caplog.set_level("DEBUG")
     emulator.add_fault("status", method="POST", path=r"/Messages$", status=401, times=1)
-    SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="x", marker_dir=markers)(task_context())
-    SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="y", marker_dir=markers)(task_context())
+    SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="x")(task_context())
+    SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="y")(task_context())
 
     text = logged(caplog, capsys)
     assert "HTTP 401" in text
@@ -292,5 +275,6 @@ def test_notifier_is_declared_for_airflow():
     assert get_provider_info()["notifications"] == [
         "airflow_provider_signalwire.notifications.signalwire.SignalWireNotifier"
     ]
+    assert "config" not in get_provider_info(), "no option left: the markers live in the metadata database"
     with pytest.raises(TypeError):
         SignalWireNotifier(ONCALL)  # keyword-only

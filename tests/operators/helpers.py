@@ -6,13 +6,15 @@ import asyncio
 import importlib.util
 import re
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from airflow_compat import create_record, write_dags_to_db
+from airflow_compat import task_ledger_entry, write_dags_to_db
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
+START = datetime(2024, 1, 1, tzinfo=UTC)
 FROM_NUMBER = "+15550000001"
 TO_NUMBER = "+15550000002"
 
@@ -33,10 +35,36 @@ class DictStateStore:
         self.values.pop(key, None)
 
 
-def make_context(try_number: int = 1, store: DictStateStore | None = None) -> dict[str, Any]:
-    """The parts of a task context the operators read, for a run outside a DAG."""
-    ti = SimpleNamespace(dag_id="dag", task_id="task", run_id="run", map_index=-1, try_number=try_number)
-    return {"ti": ti, "task_state_store": store if store is not None else DictStateStore()}
+def make_context(
+    try_number: int = 1, store: DictStateStore | None = None, retries: int = 1, max_tries: int | None = None
+) -> dict[str, Any]:
+    """
+    The parts of a task context the operators read, for a run outside a DAG: never cleared unless ``max_tries``
+    says so (a clear sets it to the try number then plus ``retries``).
+    """
+    task = SimpleNamespace(retries=retries)
+    max_tries = retries if max_tries is None else max_tries
+    ti = SimpleNamespace(
+        dag_id="dag", task_id="task", run_id="run", map_index=-1, try_number=try_number, max_tries=max_tries, task=task
+    )
+    return {"ti": ti, "task": task, "task_state_store": store if store is not None else DictStateStore()}
+
+
+def kept_record(context: dict[str, Any]) -> Any:
+    """The create record an operator run with ``context`` keeps for the retries of its task instance."""
+    from airflow_provider_signalwire.ledger import TaskLedger
+    from airflow_provider_signalwire.operators.create_record import CREATE_RECORD
+
+    return TaskLedger(context).get(CREATE_RECORD)
+
+
+def one_task_dag(dag_id: str, operator_class: type, retries: int = 1, **arguments: Any) -> Any:
+    """A DAG of one task, ``create``, retried at once."""
+    from airflow.sdk import DAG
+
+    with DAG(dag_id, schedule=None, start_date=START, catchup=False) as dag:
+        operator_class(task_id="create", retries=retries, retry_delay=timedelta(0), **arguments)
+    return dag
 
 
 def api_requests(emulator, method: str | None = None, path_regex: str | None = None) -> list[dict[str, Any]]:
@@ -111,9 +139,10 @@ def rendered_fields(dag_run, task_id: str, map_index: int = -1) -> dict[str, Any
 def create_record_of(dag_run, task_id: str, map_index: int = -1) -> Any:
     """
     The record of its create that a task instance of a DagRun kept for its retries (``None`` when absent): in
-    the task state store on Airflow 3.3+, in an Airflow Variable before (see ``airflow_compat.create_record``).
+    the task state store on Airflow 3.3+, in an Airflow Variable before (see ``airflow_compat.task_ledger_entry``).
     """
-    return create_record(dag_run.dag_id, dag_run.run_id, task_id, map_index)
+    entry = task_ledger_entry(dag_run.dag_id, dag_run.run_id, task_id, "create", map_index)
+    return None if entry is None else entry["value"]
 
 
 def try_numbers(dag_run) -> dict[str, int]:

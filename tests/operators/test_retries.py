@@ -7,25 +7,31 @@ emulator accepted the request (fault ``drop_after``: the call or message exists,
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from airflow.sdk import DAG
 
+from airflow_provider_signalwire.api.resources.messages import MESSAGES
+from airflow_provider_signalwire.ledger import TaskLedger
 from airflow_provider_signalwire.operators import SignalWireCreateCallOperator, SignalWireSendMessageOperator
-from airflow_provider_signalwire.operators.create import CREATE_MARKER_KEY, CreateMarker
+from airflow_provider_signalwire.operators.create_record import CREATE_RECORD, forget_create_record
 from airflow_provider_signalwire.testing.emulator import MESSAGE_UNDELIVERED_NUMBER
 
-from .helpers import FROM_NUMBER, TO_NUMBER, api_requests, create_record_of, make_context, try_numbers, xcom_value
+from .helpers import (
+    FROM_NUMBER,
+    TO_NUMBER,
+    api_requests,
+    create_record_of,
+    kept_record,
+    make_context,
+    one_task_dag,
+    try_numbers,
+    xcom_value,
+)
 
-START = datetime(2024, 1, 1, tzinfo=UTC)
 CXML = "https://example.com/cxml/hello.xml"
-
-
-def one_task_dag(dag_id: str, operator_class, **arguments):
-    with DAG(dag_id, schedule=None, start_date=START, catchup=False) as dag:
-        operator_class(task_id="create", retries=1, retry_delay=timedelta(0), **arguments)
-    return dag
 
 
 def test_message_whose_answer_was_lost_is_not_sent_again_on_retry(run_dag, signalwire_emulator):
@@ -53,16 +59,18 @@ def test_message_whose_answer_was_lost_is_not_sent_again_on_retry(run_dag, signa
 def test_a_try_that_may_have_created_leaves_its_record_for_the_next(run_dag, signalwire_emulator):
     # Where the record is kept depends on the Airflow version (task state store, or a Variable before 3.3).
     signalwire_emulator.add_fault("drop_after", method="POST", path=r"/Messages$")
-    with DAG("dedup_record_kept", schedule=None, start_date=START, catchup=False) as dag:
-        SignalWireSendMessageOperator(task_id="create", retries=0, to=TO_NUMBER, from_=FROM_NUMBER, body="Lost")
+    dag = one_task_dag(
+        "dedup_record_kept", SignalWireSendMessageOperator, retries=0, to=TO_NUMBER, from_=FROM_NUMBER, body="Lost"
+    )
 
     dag_run = run_dag(dag)
 
     assert dag_run.state == "failed"
     record = create_record_of(dag_run, "create")
-    assert set(record) == {"started_at"}, "a retry must look for what this try may have created"
-    started_at = datetime.fromisoformat(record["started_at"])
-    assert abs(started_at - datetime.now(UTC)) < timedelta(minutes=5)
+    assert set(record) == {"sent_at", "in_flight_until", "fingerprint"}, "a retry must look for what it may have made"
+    sent_at, given_up_at = (datetime.fromisoformat(record[key]) for key in ("sent_at", "in_flight_until"))
+    assert abs(sent_at - datetime.now(UTC)) < timedelta(minutes=5)
+    assert timedelta(0) <= given_up_at - sent_at < timedelta(seconds=30), "in flight until the try gave up on it"
 
 
 def test_call_whose_answer_was_lost_is_not_placed_again_on_retry(run_dag, signalwire_emulator):
@@ -141,64 +149,53 @@ def test_retry_after_a_failed_delivery_sends_a_new_message(run_dag, signalwire_e
     assert {m["status"] for m in signalwire_emulator.messages} == {"undelivered"}
 
 
-class _NoTaskStateStore(SignalWireSendMessageOperator):
-    """Runs as on an Airflow without the task state store (before 3.3)."""
-
-    def execute(self, context):
-        return super().execute({k: v for k, v in context.items() if k != "task_state_store"})
-
-
-def test_without_task_state_store_a_variable_keeps_the_record(run_dag, signalwire_emulator):
-    from airflow.models.variable import Variable
-
-    signalwire_emulator.add_fault("drop_after", method="POST", path=r"/Messages$")
-    dag = one_task_dag("dedup_variable", _NoTaskStateStore, to=TO_NUMBER, from_=FROM_NUMBER, body="Kept in a Variable")
-
-    dag_run = run_dag(dag)
-
-    assert dag_run.state == "success"
-    assert try_numbers(dag_run) == {"create": 2}
-    assert len(signalwire_emulator.messages) == 1
-    ti = dag_run.get_task_instances()[0]
-    marker = CreateMarker({"ti": ti})
-    assert Variable.get(marker.variable_key, default_var=None) is None, "the Variable is deleted once settled"
-
-
 # Each branch of the rule, with the operator run by itself ---------------------------------------------------
 
 
-def test_first_try_creates_without_looking(signalwire_conn):
-    operator = SignalWireSendMessageOperator(task_id="send", to=TO_NUMBER, from_=FROM_NUMBER, body="hi")
-    context = make_context(try_number=1)
-    context["task_state_store"].set(CREATE_MARKER_KEY, {"started_at": datetime.now(UTC).isoformat()})
+def in_flight(since: timedelta, until: timedelta, **fingerprint) -> dict:
+    """A create record: its request sent ``since`` ago (negative: to come), in flight until ``until`` from now."""
+    now = datetime.now(UTC)
+    return {
+        "sent_at": (now - since).isoformat(),
+        "in_flight_until": (now + until).isoformat(),
+        "fingerprint": MESSAGES.fingerprint({"body": "hi", **fingerprint}),
+    }
 
-    operator.execute(context)
 
-    assert [r["method"] for r in signalwire_conn.requests] == ["POST"]
+def test_a_try_after_a_clear_ignores_the_record_of_an_earlier_run(signalwire_conn, hook):
+    hook.create_message(to=TO_NUMBER, from_=FROM_NUMBER, body="hi")
+    first_run = make_context(try_number=1, retries=0)
+    TaskLedger(first_run).set(CREATE_RECORD, in_flight(timedelta(seconds=1), timedelta(seconds=1)))
+    signalwire_conn.clear_requests()
+    cleared = make_context(try_number=2, store=first_run["task_state_store"], retries=0, max_tries=1)
+
+    SignalWireSendMessageOperator(task_id="send", to=TO_NUMBER, from_=FROM_NUMBER, body="hi").execute(cleared)
+
+    assert [r["method"] for r in signalwire_conn.requests] == ["POST"], "a clear asks for a new message"
 
 
 def test_retry_with_a_recorded_sid_reads_it_and_creates_nothing(signalwire_conn, hook):
     earlier = hook.create_message(to=TO_NUMBER, from_=FROM_NUMBER, body="hi")
     signalwire_conn.clear_requests()
     context = make_context(try_number=2)
-    context["task_state_store"].set(
-        CREATE_MARKER_KEY, {"started_at": "2024-01-01T00:00:00+00:00", "sid": earlier["sid"]}
-    )
+    record = {**in_flight(timedelta(days=1), -timedelta(days=1)), "sid": earlier["sid"]}
+    TaskLedger(context).set(CREATE_RECORD, record)
     operator = SignalWireSendMessageOperator(task_id="send", to=TO_NUMBER, from_=FROM_NUMBER, body="hi")
 
     result = operator.execute(context)
 
     assert result["sid"] == earlier["sid"]
     assert [r["method"] for r in signalwire_conn.requests] == ["GET"]
+    assert kept_record(context) == record, "kept until Airflow has stored the success"
+    forget_create_record({**context, "task": operator})
     assert context["task_state_store"].values == {}
 
 
-def test_retry_finds_nothing_older_than_the_first_create(signalwire_conn, hook):
-    # The same message sent well before the first try's create is someone else's: a new one is sent.
+def test_retry_takes_nothing_created_outside_the_earlier_requests_flight(signalwire_conn, hook):
+    # The same message sent before the earlier try's request was: someone else's. A new one is sent.
     earlier = hook.create_message(to=TO_NUMBER, from_=FROM_NUMBER, body="hi")
     context = make_context(try_number=2)
-    first_create = datetime.now(UTC) + timedelta(minutes=5)
-    context["task_state_store"].set(CREATE_MARKER_KEY, {"started_at": first_create.isoformat()})
+    TaskLedger(context).set(CREATE_RECORD, in_flight(-timedelta(minutes=5), timedelta(minutes=6)))
     operator = SignalWireSendMessageOperator(task_id="send", to=TO_NUMBER, from_=FROM_NUMBER, body="hi")
 
     result = operator.execute(context)
@@ -211,14 +208,13 @@ def test_retry_finds_nothing_older_than_the_first_create(signalwire_conn, hook):
     ("body", "media_url", "found"),
     [("hi", None, True), ("hello", None, False), ("hi", "https://example.com/cat.png", False)],
 )
-def test_retry_takes_only_a_message_with_the_same_content(signalwire_conn, hook, body, media_url, found):
+def test_retry_takes_only_a_message_with_what_the_earlier_request_sent(signalwire_conn, hook, body, media_url, found):
     earlier = hook.create_message(to=TO_NUMBER, from_=FROM_NUMBER, body="hi")
     context = make_context(try_number=2)
-    started = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
-    context["task_state_store"].set(CREATE_MARKER_KEY, {"started_at": started})
-    operator = SignalWireSendMessageOperator(
-        task_id="send", to=TO_NUMBER, from_=FROM_NUMBER, body=body, media_url=media_url
-    )
+    record = in_flight(timedelta(seconds=5), timedelta(seconds=1), body=body, media_url=media_url)
+    TaskLedger(context).set(CREATE_RECORD, record)
+    # Whatever the retry renders: it looks for what the earlier request sent.
+    operator = SignalWireSendMessageOperator(task_id="send", to=TO_NUMBER, from_=FROM_NUMBER, body="rendered again")
 
     result = operator.execute(context)
 
@@ -236,7 +232,9 @@ def test_refused_create_forgets_the_record(signalwire_conn, context):
     assert context["task_state_store"].values == {}, "SignalWire refused it: nothing to look for on a retry"
 
 
-@pytest.mark.parametrize("fault", [{"kind": "drop_after"}, {"kind": "status", "status": 500}])
+@pytest.mark.parametrize(
+    "fault", [{"kind": "drop_after"}, {"kind": "status", "status": 500}, {"kind": "status", "status": 409}]
+)
 def test_create_with_an_unknown_outcome_keeps_the_record(signalwire_conn, context, fault):
     signalwire_conn.add_fault(method="POST", path=r"/Messages$", **fault)
     operator = SignalWireSendMessageOperator(task_id="send", to=TO_NUMBER, from_=FROM_NUMBER, body="hi")
@@ -244,6 +242,26 @@ def test_create_with_an_unknown_outcome_keeps_the_record(signalwire_conn, contex
     with pytest.raises(Exception, match="SignalWire"):
         operator.execute(context)
 
-    record = context["task_state_store"].values[CREATE_MARKER_KEY]
-    assert set(record) == {"started_at"}, "a retry must look for what this try may have created"
+    record = kept_record(context)
+    assert set(record) == {"sent_at", "in_flight_until", "fingerprint"}, "a retry must look for what it may have made"
     assert len(api_requests(signalwire_conn, "POST")) == 1, "an ambiguous create is never re-sent by the hook"
+
+
+def test_a_create_on_its_way_is_in_flight_until_the_hook_would_give_up_on_it(signalwire_conn, context):
+    # Were the worker to die now, nothing would record when the request failed: the record says already how
+    # long it could be on its way (the retry policy's total_timeout plus the connection's timeout).
+    from airflow_provider_signalwire.api.connection import DEFAULT_TIMEOUT
+
+    signalwire_conn.add_fault("slow", method="POST", path=r"/Messages$", delay=1.0)
+    operator = SignalWireSendMessageOperator(task_id="send", to=TO_NUMBER, from_=FROM_NUMBER, body="hi")
+    during = {}
+    running = threading.Thread(target=lambda: during.update(sent=operator.execute(context)))
+    running.start()
+    time.sleep(0.5)
+    record = kept_record(context)
+    running.join(timeout=10)
+
+    sent_at, until = (datetime.fromisoformat(record[key]) for key in ("sent_at", "in_flight_until"))
+    assert until - sent_at == timedelta(seconds=operator.hook.retry_policy.total_timeout + DEFAULT_TIMEOUT)
+    assert "sid" not in record
+    assert kept_record(context)["sid"] == during["sent"]["sid"]

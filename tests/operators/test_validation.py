@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 
 from airflow_provider_signalwire.exceptions import SignalWireInputError
+from airflow_provider_signalwire.ledger import TaskLedger
 from airflow_provider_signalwire.operators import (
     SignalWireApiCallOperator,
     SignalWireCreateCallOperator,
@@ -20,7 +21,7 @@ from airflow_provider_signalwire.operators import (
     SignalWireSendMessageOperator,
     SignalWireUpdateCallOperator,
 )
-from airflow_provider_signalwire.operators.create import CREATE_MARKER_KEY
+from airflow_provider_signalwire.operators.create_record import CREATE_RECORD
 
 from .helpers import FROM_NUMBER, TO_NUMBER, make_context
 
@@ -142,7 +143,8 @@ CASES = [
 def test_bad_input_fails_before_any_request(signalwire_conn, operator_class, arguments, message):
     # A retry with a record of an earlier create: even the look-up for it must wait for valid input.
     context = make_context(try_number=2)
-    context["task_state_store"].set(CREATE_MARKER_KEY, {"started_at": "2024-01-01T00:00:00+00:00"})
+    record = {"sent_at": "2024-01-01T00:00:00+00:00", "in_flight_until": "2024-01-01T00:02:30+00:00", "fingerprint": {}}
+    TaskLedger(context).set(CREATE_RECORD, record)
     operator = operator_class(task_id="bad", **arguments)
 
     with pytest.raises(SignalWireInputError, match=message):

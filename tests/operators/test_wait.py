@@ -10,7 +10,7 @@ from airflow_compat import AirflowException, TaskDeferred
 
 from airflow_provider_signalwire.api.retries import RetryPolicy
 from airflow_provider_signalwire.operators import SignalWireCreateCallOperator, SignalWireSendMessageOperator
-from airflow_provider_signalwire.operators.create import CREATE_MARKER_KEY
+from airflow_provider_signalwire.operators.create_record import forget_create_record
 from airflow_provider_signalwire.testing.emulator import (
     CALL_BUSY_NUMBER,
     CALL_FAILED_NUMBER,
@@ -21,7 +21,16 @@ from airflow_provider_signalwire.testing.emulator import (
 )
 from airflow_provider_signalwire.triggers.status import SignalWireStatusTrigger
 
-from .helpers import FROM_NUMBER, TO_NUMBER, api_requests, run_trigger, task_states, xcom_value
+from .helpers import (
+    FROM_NUMBER,
+    TO_NUMBER,
+    api_requests,
+    create_record_of,
+    kept_record,
+    run_trigger,
+    task_states,
+    xcom_value,
+)
 
 CXML = "https://example.com/cxml/hello.xml"
 FAST = {"wait_for_completion": True, "poll_interval": 0.02}
@@ -50,11 +59,14 @@ def run_deferred(operator, context):
 
 
 def test_sms_wait_ends_when_delivered(signalwire_conn, context):
-    message = sms().execute(context)
+    operator = sms()
+    message = operator.execute(context)
 
     assert message["status"] == "delivered"
     assert len(api_requests(signalwire_conn, "POST")) == 1
     assert len(api_requests(signalwire_conn, "GET")) >= 2, "it polled until the final status"
+    assert kept_record(context)["sid"] == message["sid"], "kept until Airflow has stored the success"
+    forget_create_record({**context, "task": operator})
     assert context["task_state_store"].values == {}
 
 
@@ -102,7 +114,7 @@ def test_wait_timeout_fails_and_keeps_the_sid_for_a_retry(signalwire_conn, conte
 
     assert time.monotonic() - started < 5
     sid = signalwire_conn.messages[0]["sid"]
-    assert context["task_state_store"].values[CREATE_MARKER_KEY]["sid"] == sid
+    assert kept_record(context)["sid"] == sid
 
 
 def test_templated_wait_settings_are_read_as_numbers_and_flags(signalwire_conn, context):
@@ -136,7 +148,7 @@ def test_deferrable_wait_creates_on_the_worker_and_waits_in_the_trigger(signalwi
     assert len(api_requests(signalwire_conn, "POST")) == 1, "the trigger only reads"
     assert event.payload["status"] == "success"
     assert message["status"] == "delivered" and message["sid"] == signalwire_conn.messages[0]["sid"]
-    assert context["task_state_store"].values == {}
+    assert kept_record(context)["sid"] == message["sid"], "kept until Airflow has stored the success"
 
 
 def test_deferral_backstop_is_longer_than_the_triggers_own_deadline(signalwire_conn, context):
@@ -186,7 +198,7 @@ def test_deferred_wait_times_out_and_keeps_the_sid(signalwire_conn, context):
     assert event.payload["status"] == "timeout" and event.payload["item"]["status"] == "queued"
     with pytest.raises(AirflowException, match="still 'queued' when the wait timed out"):
         complete()
-    assert context["task_state_store"].values[CREATE_MARKER_KEY]["sid"] == event.payload["sid"]
+    assert kept_record(context)["sid"] == event.payload["sid"]
 
 
 def test_trigger_retries_a_transient_read_failure(signalwire_conn, hook):
@@ -283,3 +295,4 @@ def test_deferrable_wait_in_a_dag_run(run_dag, signalwire_emulator):
     assert dag_run.state == "success", task_states(dag_run)
     assert xcom_value(dag_run, "send")["status"] == "delivered"
     assert len(api_requests(signalwire_emulator, "POST")) == 1
+    assert create_record_of(dag_run, "send") is None, "forgotten once Airflow stored the success"

@@ -79,8 +79,7 @@ def test_point_number_example_sets_the_numbers_webhooks(airflow_db, emulator):
     assert number["message_handler"] == number["call_handler"] == "laml_webhooks"
 
 
-def test_notifier_example_alerts_for_the_last_try_and_the_run(airflow_db, emulator, tmp_path, monkeypatch):
-    monkeypatch.setenv("AIRFLOW__SIGNALWIRE__NOTIFIER_MARKER_DIR", str(tmp_path))
+def test_notifier_example_alerts_for_the_last_try_and_the_run(airflow_db, emulator):
     dag = loaded_dags("example_signalwire_notifier")["example_signalwire_notifier"]
     register_dag(dag)
 
@@ -93,8 +92,5 @@ def test_notifier_example_alerts_for_the_last_try_and_the_run(airflow_db, emulat
         f"Log: http://localhost:8080/dags/example_signalwire_notifier/runs/{quote(dag_run.run_id, safe='')}"
         "/tasks/load_warehouse?try_number=2"
     )
-    run_text = (
-        f"Airflow: DAG example_signalwire_notifier, run {dag_run.run_id}: task_failure. "
-        f"http://localhost:8080/dags/example_signalwire_notifier/runs/{quote(dag_run.run_id, safe='')}"
-    )
+    run_text = f"Airflow: DAG example_signalwire_notifier failed at task load_warehouse (run {dag_run.run_id})."
     assert sent == sorted([("+15550000002", task_text), ("+15550000003", task_text), ("+15550000002", run_text)])

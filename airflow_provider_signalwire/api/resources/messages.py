@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,12 +72,27 @@ def sent_as_mms(arguments: Mapping[str, Any]) -> bool:
     return media_count(arguments.get("media_url")) > 0 or str(arguments.get("send_as_mms")).lower() == "true"
 
 
-def same_message(arguments: Mapping[str, Any], message: Mapping[str, Any]) -> bool:
-    """Whether ``message`` is what a create with ``arguments`` sent: same text, media count and service."""
-    service = arguments.get("messaging_service_sid")
+def text_digest(text: str, salt: str) -> str:
+    return hashlib.sha256(f"{salt}\n{text}".encode()).hexdigest()
+
+
+def message_fingerprint(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """What recognises the message a create with ``arguments`` sent, without its text: a salted digest of it."""
+    salt = secrets.token_hex(8)
+    return {
+        "body_sha256": text_digest(arguments.get("body") or "", salt),
+        "salt": salt,
+        "num_media": media_count(arguments.get("media_url")),
+        "messaging_service_sid": arguments.get("messaging_service_sid"),
+    }
+
+
+def same_message(fingerprint: Mapping[str, Any], message: Mapping[str, Any]) -> bool:
+    """Whether ``message`` is the one a create with this fingerprint sent: same text, media count and service."""
+    service = fingerprint.get("messaging_service_sid")
     return (
-        (message.get("body") or "") == (arguments.get("body") or "")
-        and int(message.get("num_media") or 0) == media_count(arguments.get("media_url"))
+        text_digest(message.get("body") or "", str(fingerprint.get("salt"))) == fingerprint.get("body_sha256")
+        and int(message.get("num_media") or 0) == fingerprint.get("num_media")
         and (not service or message.get("messaging_service_sid") == service)
     )
 
@@ -101,6 +118,7 @@ MESSAGES = Resource(
     ),
     # A message counts from when it was sent or received; a queued one is seen once it is sent.
     watch_date="date_sent",
+    fingerprint=message_fingerprint,
     same_item=same_message,
 )
 

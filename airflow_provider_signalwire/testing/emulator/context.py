@@ -24,6 +24,7 @@ class Settings:
 
     status_step_seconds: float = 0.2
     require_owned_from: bool = False
+    messages_by_date_sent: bool = False
 
 
 class Context:

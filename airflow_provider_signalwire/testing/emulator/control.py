@@ -134,6 +134,7 @@ class ControlApi:
             direction=payload.get("direction", "inbound"),
             start=_date(payload, "start"),
             spacing_seconds=float(payload.get("spacing_seconds", 1.0)),
+            status=payload.get("status"),
         )
         return Reply(201, {"count": len(sids), "first_sid": sids[0] if sids else None})
 

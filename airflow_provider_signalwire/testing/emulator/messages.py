@@ -63,6 +63,11 @@ class MediaRecord:
     content_type: str
 
 
+#: Where a message with no ``date_sent`` yet sorts in a list by ``date_sent``: after every date (a finite float, so
+#: that page tokens can carry it).
+NOT_SENT_YET = float(2**53)
+
+
 @dataclass(slots=True, eq=False)
 class MessageRecord:
     sid: str
@@ -82,6 +87,14 @@ class MessageRecord:
     media: list[MediaRecord] = field(default_factory=list)
     pending: Plan = field(default_factory=list)
     rendered: dict[str, Any] | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class _PlacedBySent:
+    """A message at its place in a list by ``date_sent``: ``key`` is ``(date sent, insertion)``."""
+
+    key: SortKey
+    message: MessageRecord
 
 
 def segments(body: str) -> int:
@@ -132,16 +145,31 @@ class Messages:
         return message
 
     def seed(
-        self, n: int, from_: str, to: str, body: str, direction: str, first_at: float, spacing: float
+        self,
+        n: int,
+        from_: str,
+        to: str,
+        body: str,
+        direction: str,
+        first_at: float,
+        spacing: float,
+        status: str | None = None,
     ) -> list[str]:
-        """``n`` settled messages, message ``i`` dated ``first_at + i * spacing``; the sids, oldest first."""
-        status = "received" if direction == "inbound" else "delivered"
+        """
+        ``n`` settled messages, message ``i`` dated ``first_at + i * spacing``; the sids, oldest first.
+
+        A ``status`` still in progress (``queued``) leaves them unsent, with no plan to move on.
+        """
+        status = status or ("received" if direction == "inbound" else "delivered")
+        if status not in MESSAGE_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(MESSAGE_STATUSES)}, got {status!r}")
         batch = []
         for i, sid in enumerate(self._context.new_sids(n)):
             when = first_at + i * spacing
             text = body.replace("{i}", str(i))
             message = MessageRecord(sid, self._context.key(when), when, from_, to, text, direction, status)
-            message.sent, message.price = when, round(0.00415 * max(1, segments(text)), 5)
+            if status not in IN_PROGRESS:
+                message.sent, message.price = when, round(0.00415 * max(1, segments(text)), 5)
             batch.append(message)
         self._records.add_many(batch)
         return [message.sid for message in batch]
@@ -311,12 +339,27 @@ class Messages:
             )
 
         filtering = any((to, from_, status, sent_window))
-        items, more = self._records.page(match if filtering else None, paging.page_size, paging.token)
         filters = given_filters(query, ["To", "From", "Status", *with_operators("DateSent")])
         path = f"{self._context.account_path}/Messages{request.suffix}"
-        body = envelope(path, filters, paging, items, more)
+        if self._context.settings.messages_by_date_sent:
+            by_sent = self._by_date_sent(now)
+            placed, more = walk_page(by_sent, lambda p: match(p.message), paging.page_size, paging.token)
+            body, items = envelope(path, filters, paging, placed, more), [p.message for p in placed]
+        else:
+            items, more = self._records.page(match if filtering else None, paging.page_size, paging.token)
+            body = envelope(path, filters, paging, items, more)
         body["messages"] = [self.view(m, now) for m in items]
         return Reply(200, body)
+
+    def _by_date_sent(self, now: float) -> list[_PlacedBySent]:
+        """Every message placed by its ``date_sent``, oldest first; those not sent yet come last (newest)."""
+        placed = []
+        for message in self._records.newest_first():
+            settle(message, now)
+            sent = NOT_SENT_YET if message.sent is None else message.sent
+            placed.append(_PlacedBySent((sent, message.key[1]), message))
+        placed.sort(key=lambda p: p.key)
+        return placed
 
     # ------------------------------------------------------------------ routes: media
 

@@ -29,6 +29,10 @@ class SignalWireEmulator:
     :param port: the port to bind; 0 picks a free one.
     :param status_step_seconds: the time between two status changes of a call or message.
     :param require_owned_from: refuse a ``From`` that is not one of the project's numbers (21210).
+    :param messages_by_date_sent: list messages newest first by ``date_sent`` (not yet sent ones first, as
+        ``ORDER BY date_sent DESC`` puts NULLs on PostgreSQL), instead of by ``date_created``. SignalWire only
+        says "most recent first" and Twilio, whose API it follows, sorts by ``DateSent``: code that must not
+        rely on either order is tested with both.
     """
 
     def __init__(
@@ -40,6 +44,7 @@ class SignalWireEmulator:
         status_step_seconds: float = 0.2,
         *,
         require_owned_from: bool = False,
+        messages_by_date_sent: bool = False,
     ) -> None:
         if status_step_seconds < 0:
             raise ValueError("status_step_seconds must not be negative")
@@ -47,7 +52,7 @@ class SignalWireEmulator:
         self._api_token = api_token
         self._host = host
         self._requested_port = port
-        self._settings = Settings(float(status_step_seconds), require_owned_from)
+        self._settings = Settings(float(status_step_seconds), require_owned_from, messages_by_date_sent)
         self._lock = threading.RLock()
         self._state = EmulatorState(project_id, self._settings)
         self._dispatcher = Dispatcher(project_id, api_token, self._lock, lambda: self._state, ControlApi(self).handle)
@@ -249,18 +254,20 @@ class SignalWireEmulator:
         direction: str = "inbound",
         start: datetime | None = None,
         spacing_seconds: float = 1.0,
+        status: str | None = None,
     ) -> list[str]:
         """
         Add ``n`` settled messages quickly (benchmarks): message ``i`` is dated ``start + i * spacing_seconds``.
 
-        ``{i}`` in ``body`` becomes the index. Inbound messages are ``received``, others ``delivered``. By
-        default the last one is dated now. Returns the sids, oldest first.
+        ``{i}`` in ``body`` becomes the index. Inbound messages are ``received``, others ``delivered``, unless
+        ``status`` says otherwise: ``"queued"`` leaves outbound messages waiting, never sent. By default the last
+        one is dated now. Returns the sids, oldest first.
         """
         if n < 0:
             raise ValueError("n must not be negative")
         with self._lock:
             first = self._state.now() - (n - 1) * spacing_seconds if start is None else to_timestamp(start)
-            return self._state.messages.seed(n, from_, to, body, direction, first, spacing_seconds)
+            return self._state.messages.seed(n, from_, to, body, direction, first, spacing_seconds, status)
 
     # ------------------------------------------------------------------ request log
 

@@ -1,0 +1,83 @@
+"""
+What a create operator keeps across the tries of its task instance so that a retry never creates twice.
+
+The record is one value of the task instance's :class:`~airflow_provider_signalwire.ledger.TaskLedger`, about
+the last create request of the current clear generation::
+
+    {"sent_at": <ISO time the request was sent>,
+     "in_flight_until": <ISO time after which it could no longer reach SignalWire>,
+     "fingerprint": <what recognises what it created: never a message's text>,
+     "sid": <what it created, once known>}
+
+It is written before the request is sent, so a worker that dies mid-request leaves it; it then says the request
+was in flight until the hook's retry policy and the connection's timeout would have given up. When the request
+fails, ``in_flight_until`` becomes the moment it failed. It is forgotten when nothing can have been created
+(SignalWire refused), when a final failed status asks for a new one, and otherwise only once Airflow has stored
+the task's success (its ``on_success_callback``): until then a retry may need it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+CREATE_RECORD = "create"
+#: SignalWire dates have whole seconds, and its clock and the worker's may differ a little.
+CLOCK_MARGIN = timedelta(seconds=5)
+#: At most this many of the newest calls or messages between the same numbers are read to find an earlier try's.
+DEDUP_SCAN_LIMIT = 200
+
+
+def new_record(longest_request: timedelta, fingerprint: Mapping[str, Any]) -> dict[str, Any]:
+    """The record of a create about to be sent now, which could reach SignalWire for ``longest_request``."""
+    now = datetime.now(UTC)
+    return {
+        "sent_at": now.isoformat(),
+        "in_flight_until": (now + longest_request).isoformat(),
+        "fingerprint": dict(fingerprint),
+    }
+
+
+def given_up(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record of a request that failed just now: it is no longer in flight."""
+    return {**record, "in_flight_until": datetime.now(UTC).isoformat()}
+
+
+def in_flight_window(record: Mapping[str, Any]) -> tuple[datetime, datetime]:
+    """When SignalWire may have created what the recorded request asked for, give or take the clocks' margin."""
+    sent = datetime.fromisoformat(record["sent_at"]).replace(microsecond=0)
+    until = datetime.fromisoformat(record["in_flight_until"])
+    return sent - CLOCK_MARGIN, until + CLOCK_MARGIN
+
+
+def earliest_created_within(
+    items: Iterable[Mapping[str, Any]], start: datetime, end: datetime, same: Callable[[Mapping[str, Any]], bool]
+) -> Mapping[str, Any] | None:
+    """
+    The earliest outbound item created between ``start`` and ``end`` that is ``same``.
+
+    Reads every item: lists are newest first by a date the API does not name (messages by when they were sent,
+    so one that sat queued comes before newer ones), never by creation date for sure.
+    """
+    from airflow_provider_signalwire.api.dates import parse_api_datetime
+
+    found: list[tuple[datetime, Mapping[str, Any]]] = []
+    for item in items:
+        created = parse_api_datetime(item.get("date_created"))
+        if created is not None and start <= created <= end and item.get("direction") != "inbound" and same(item):
+            found.append((created, item))
+    return min(found, key=lambda pair: pair[0])[1] if found else None
+
+
+def forget_create_record(context: Mapping[str, Any]) -> None:
+    """
+    ``on_success_callback`` of the create operators: forget the record once no retry can need it.
+
+    Airflow runs success callbacks after the task's success is stored, never before.
+    """
+    from airflow_provider_signalwire.ledger import TaskLedger
+    from airflow_provider_signalwire.operators.base import as_bool
+
+    if as_bool("deduplicate_retries", context["task"].deduplicate_retries):
+        TaskLedger(context).delete(CREATE_RECORD)
