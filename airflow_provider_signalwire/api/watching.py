@@ -25,8 +25,11 @@ DEFAULT_LIMIT = 100
 DEFAULT_LOOKBACK = timedelta(minutes=2)
 #: The same when watching for a status, which an item may reach long after its date (a late carrier report).
 STATUS_LOOKBACK = timedelta(hours=1)
-#: A poll's page size: a quiet poll is one small page; a burst pages on until it has passed the cursor.
-POLL_PAGE_SIZE = 50
+#: A poll's page size: a quiet poll is one page; a burst pages on until it has passed the cursor.
+POLL_PAGE_SIZE = 100
+#: How far behind the poll's own clock a cursor may move when nothing newer was listed: SignalWire's clock may lag
+#: ours by this much (plus ``lookback``) without an item being missed.
+CLOCK_MARGIN = timedelta(minutes=1)
 WATCHABLE = ("messages", "calls")
 
 
@@ -69,6 +72,17 @@ class Cursor(NamedTuple):
                 fired[item.sid] = item.date
         start = max(self.floor, date - lookback)
         return Cursor(self.floor, date, {sid: when for sid, when in fired.items() if when >= start})
+
+    def polled(self, at: datetime, lookback: timedelta) -> Cursor:
+        """
+        The cursor after a poll started ``at`` (our clock): what is older than ``at`` less :data:`CLOCK_MARGIN` has
+        been listed, so the next poll need not read further back than its look-back from there.
+        """
+        moment = at - CLOCK_MARGIN
+        if moment <= self.date:
+            return self
+        start = max(self.floor, moment - lookback)
+        return Cursor(self.floor, moment, {sid: when for sid, when in self.fired.items() if when >= start})
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -113,6 +113,7 @@ class _SignalWireNewItemsSensor(ResultsWithoutSecrets, BaseSensorOperator):
         state = self._poke_state(context, since)
         failures = FailureCounter(self.max_consecutive_failures, self.log, f"poll of new {self.resource}")
         failures.count = state.failures
+        polled_at = datetime.now(UTC)
         try:
             listed = self.hook.list(query.spec, **query.poll_arguments(state.cursor))
             seen = query.select(listed, state.cursor)
@@ -126,7 +127,7 @@ class _SignalWireNewItemsSensor(ResultsWithoutSecrets, BaseSensorOperator):
             state.forget()
             return PokeReturnValue(is_done=True, xcom_value=items)
         # The next poke reads only what is new after what this one saw.
-        state.save(cursor=state.cursor.after(seen, query.lookback), failures=0)
+        state.save(cursor=state.cursor.after(seen, query.lookback).polled(polled_at, query.lookback), failures=0)
         self.log.info("No new SignalWire %s since %s yet", self.resource, since.isoformat())
         return PokeReturnValue(is_done=False)
 

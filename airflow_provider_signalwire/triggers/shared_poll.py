@@ -20,6 +20,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Hashable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_provider_signalwire.api.polling import FailureCounter, wait_after_failure
@@ -113,6 +114,7 @@ class PollGroup:
         self.watches: list[Watch] = []
         self.handed_out: dict[str, Any] = {}
         self.changed = asyncio.Event()
+        self.loop = asyncio.get_running_loop()
 
     def join(self, watch: Watch) -> None:
         self.watches.append(watch)
@@ -147,6 +149,7 @@ class PollGroup:
                 failures = FailureCounter(first.max_consecutive_failures, log, f"poll of new {first.query.resource}")
             interval = min(w.poll_interval for w in self.watches)
             start = min(w.cursor.window_start(w.query.lookback) for w in self.watches)
+            polled_at = datetime.now(UTC)
             try:
                 listed = [item async for item in hook.list(first.query.spec, **first.query.poll_arguments_from(start))]
             except (SignalWireApiError, SignalWireConnectionError) as error:
@@ -161,6 +164,8 @@ class PollGroup:
             if fresh:
                 number += 1
                 yield Poll(number, fresh)
+            for watch in self.watches:  # what is older than this poll was listed: the next one reads less far back
+                watch.cursor = watch.cursor.polled(polled_at, watch.query.lookback)
             await self.wait(interval)
 
 
@@ -169,8 +174,10 @@ GROUPS: dict[Hashable, PollGroup] = {}
 
 
 def group_for(key: Hashable) -> PollGroup:
+    """The group of ``key`` in the running event loop (a triggerer runs one; each test its own)."""
+    loop = asyncio.get_running_loop()
     group = GROUPS.get(key)
-    if group is None:
+    if group is None or group.loop is not loop:
         group = GROUPS[key] = PollGroup(key)
     return group
 
