@@ -37,6 +37,7 @@ __all__ = [
     "mask_secret",
     "plugin_base",
     "record_asset_event_once",
+    "update_asset_state_with_event",
     "variable_store",
 ]
 
@@ -225,3 +226,43 @@ else:
 
         class SharedStreamProducer:
             """Airflow before 3.3 has no shared trigger streams."""
+
+
+def update_asset_state_with_event(asset: Any, key: str, update: Callable[[Any], Any]) -> bool:
+    """
+    Change the asset state store value ``key`` of ``asset`` in the transaction that is storing an asset event.
+
+    Called from an asset listener (``on_asset_event_emitted``), which Airflow 3.3's triggerer calls inside the
+    session that stores the event: the value is then written if and only if the event is. ``update`` gets the
+    stored value (``None`` when there is none) and returns the new one. ``False`` when this cannot be done here (an
+    older Airflow, another state backend, no transaction under way). Internal: ``settings.Session`` (the scoped
+    session ``create_session`` hands out), ``airflow.state.get_state_backend`` and its ``MetastoreBackend``.
+    """
+    if not AIRFLOW_V_3_3_PLUS:
+        return False
+    import json
+
+    from airflow import settings
+    from airflow._shared.state import AssetScope, AssetStateStoreWriterKind
+    from airflow.models.asset import AssetModel
+    from airflow.state import get_state_backend
+    from airflow.state.metastore import MetastoreBackend
+    from sqlalchemy import select
+
+    backend = get_state_backend()
+    session_factory = getattr(settings, "Session", None)
+    if not isinstance(backend, MetastoreBackend) or session_factory is None:
+        return False
+    session = session_factory()
+    if not session.in_transaction():
+        return False
+    asset_id = session.scalar(select(AssetModel.id).where(AssetModel.name == asset.name, AssetModel.uri == asset.uri))
+    if asset_id is None:
+        return False
+    scope = AssetScope(asset_id=asset_id)
+    stored = backend.get(scope, key, session=session)
+    value = update(json.loads(stored) if stored is not None else None)
+    backend.set_asset_state_store(
+        scope, key, json.dumps(value), kind=AssetStateStoreWriterKind.WATCHER, session=session
+    )
+    return True

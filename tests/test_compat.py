@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import Iterator
 
@@ -154,3 +155,48 @@ def test_variables_in_a_task_go_through_its_supervisor(airflow_db):
         assert seen == {"supervised": True, "read": "from a task"}
         assert Variable.get(key, default_var=None) == "from a task"
     Variable.delete(key)
+
+
+@pytest.mark.skipif(not compat.AIRFLOW_V_3_3_PLUS, reason="the asset state store arrived in Airflow 3.3")
+def test_an_asset_state_value_is_written_in_the_transaction_that_stores_an_asset_event(airflow_db):
+    from airflow.assets.manager import AssetManager
+    from airflow.models.asset import AssetModel
+    from airflow.sdk import Asset
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    name = f"signalwire_compat_{uuid.uuid4().hex[:8]}"
+    asset = Asset(name=name, uri=f"file:///tmp/{name}")
+    with create_session() as session:
+        AssetManager.create_assets([asset], session=session)
+
+    def add(stored):
+        return {"n": (stored or {"n": 0})["n"] + 1}
+
+    with internal("settings.Session (scoped), airflow.state.get_state_backend / MetastoreBackend, AssetScope"):
+        # Outside a transaction (no event being stored): nothing is written.
+        assert compat.update_asset_state_with_event(asset, "k", add) is False
+        with create_session() as session:
+            session.scalar(select(AssetModel.id).where(AssetModel.name == name))  # a transaction under way
+            assert compat.update_asset_state_with_event(asset, "k", add) is True
+            assert compat.update_asset_state_with_event(asset, "k", add) is True
+        try:
+            with create_session() as session:
+                session.scalar(select(AssetModel.id).where(AssetModel.name == name))
+                assert compat.update_asset_state_with_event(asset, "k", add) is True
+                raise RuntimeError("the event is not stored")
+        except RuntimeError:
+            pass
+        from airflow._shared.state import AssetScope
+        from airflow.state import get_state_backend
+
+        with create_session() as session:
+            asset_id = session.scalar(select(AssetModel.id).where(AssetModel.name == name))
+            stored = get_state_backend().get(AssetScope(asset_id=asset_id), "k", session=session)
+    # Two writes kept with their transaction; the one rolled back with its event is gone.
+    assert json.loads(stored) == {"n": 2}
+
+
+@pytest.mark.skipif(compat.AIRFLOW_V_3_3_PLUS, reason="Airflow 3.3+ has the asset state store")
+def test_before_3_3_no_asset_state_value_is_written_with_an_event():
+    assert compat.update_asset_state_with_event(object(), "k", lambda stored: stored) is False

@@ -73,6 +73,13 @@ class Cursor(NamedTuple):
         start = max(self.floor, date - lookback)
         return Cursor(self.floor, date, {sid: when for sid, when in fired.items() if when >= start})
 
+    def merged(self, other: Cursor, lookback: timedelta) -> Cursor:
+        """What both cursors have seen: the newer date, the SIDs either handed out (inside the window)."""
+        date = max(self.date, other.date)
+        start = max(self.floor, date - lookback)
+        fired = {sid: when for sid, when in {**other.fired, **self.fired}.items() if when >= start}
+        return Cursor(self.floor, date, fired)
+
     def polled(self, at: datetime, lookback: timedelta) -> Cursor:
         """
         The cursor after a poll started ``at`` (our clock): what is older than ``at`` less :data:`CLOCK_MARGIN` has
@@ -109,6 +116,11 @@ class Cursor(NamedTuple):
             return cls(_aware(value["floor"]), date, {str(sid): _aware(when) for sid, when in fired.items()})
         except (KeyError, TypeError, ValueError):
             return None
+
+
+def aware_datetime(value: Any) -> datetime:
+    """An ISO 8601 moment with a timezone, in UTC (``ValueError`` otherwise)."""
+    return _aware(value)
 
 
 def _aware(value: Any) -> datetime:

@@ -13,11 +13,12 @@ Event triggers for ``AssetWatcher``: one asset event per new SignalWire message 
 
 Each event's payload (``triggering_asset_events[asset][i].extra["payload"]`` in the DAG) holds the item's
 ``sid``, ``from``, ``to``, ``status``, ``direction`` and ``date`` (ISO 8601), and for messages ``body``,
-``num_media`` and ``media_urls``.
+``num_media`` and ``media_urls`` (on Airflow 3.3 also ``cursor``, for the listener that stores the cursor with
+the event).
 
-Nothing missed: the trigger keeps a cursor (the newest date seen, and the SIDs it fired within its look-back
-window) in the asset state store of Airflow 3.3+, written only once Airflow has stored the events it covers. After
-a restart it resumes from there: an event fired but not yet stored is fired again, none is lost. Within
+Nothing missed, nothing twice: the trigger keeps a cursor (the newest date seen, and the SIDs it fired within its
+look-back window) in the asset state store of Airflow 3.3+, written with each event in the transaction that stores
+it (:mod:`~airflow_provider_signalwire.triggers.event_cursor`). After a restart it resumes from there. Within
 ``lookback`` (2 minutes; 1 hour with ``status``) of the newest item seen, an item listed late or one that comes
 to match late (a message whose carrier report makes it ``undelivered``) still fires, once. Without a store
 (Airflow 3.1, 3.2) it starts from the present and says so in the log: items that arrive while it is not running
@@ -49,6 +50,7 @@ from airflow_provider_signalwire.api.resources.messages import media_content_url
 from airflow_provider_signalwire.api.watching import Cursor, NewItemsQuery, SeenItem
 from airflow_provider_signalwire.exceptions import SignalWireApiError
 from airflow_provider_signalwire.triggers.cursor_store import CursorStore
+from airflow_provider_signalwire.triggers.event_cursor import CURSOR_FIELD, cursor_mark
 from airflow_provider_signalwire.triggers.shared_poll import Watch, poll_hook
 from airflow_provider_signalwire.triggers.watcher import SignalWireWatcherTrigger
 
@@ -176,7 +178,10 @@ class _SignalWireNewItemsEventTrigger(SignalWireWatcherTrigger):
     async def _events(self, watch: Watch, seen: list[SeenItem]) -> AsyncIterator[TriggerEvent]:
         for item in seen:
             if item.matches:
-                yield TriggerEvent(await self._payload(self._hook, item))
+                payload = await self._payload(self._hook, item)
+                if watch.store is not None and watch.store.available:
+                    payload[CURSOR_FIELD] = cursor_mark(self.cursor_key, watch.cursor, self.query.lookback)
+                yield TriggerEvent(payload)
             # Reached once the triggerer took the event: a trigger stopped at the yield fires it again after a restart.
             watch.handed(item)
 

@@ -95,6 +95,10 @@ class Watch:
         self.durable = before.after(seen, self.query.lookback)
         idle_too_long = time.monotonic() - self.saved_at >= IDLE_SAVE_SECONDS
         if self.durable.fired != before.fired or (self.durable.date != before.date and idle_too_long):
+            # Add to what is stored: Airflow 3.3 may already have stored newer events' items with them.
+            stored = await self.store.load()
+            if stored is not None:
+                self.durable = self.durable.merged(stored, self.query.lookback)
             await self.store.save(self.durable)
             self.saved_at = time.monotonic()
 

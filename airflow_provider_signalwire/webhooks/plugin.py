@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_signalwire.compat import plugin_base
+from airflow_provider_signalwire.triggers import event_cursor
 from airflow_provider_signalwire.webhooks import MOUNT_PREFIX
 
 try:
@@ -22,7 +23,11 @@ else:
 
 
 class SignalWireWebhookPlugin(plugin_base()):  # type: ignore[misc]
-    """Serves SignalWire webhooks at ``<API server>/signalwire/webhooks/<conn_id>/<kind>``."""
+    """
+    Serves SignalWire webhooks at ``<API server>/signalwire/webhooks/<conn_id>/<kind>``, and stores event triggers'
+    cursors with their events (:mod:`~airflow_provider_signalwire.triggers.event_cursor`).
+    """
 
     name = "signalwire_webhooks"
     fastapi_apps = _apps
+    listeners = [event_cursor]  # noqa: RUF012 - Airflow reads the class attribute
