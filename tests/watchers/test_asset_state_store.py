@@ -28,6 +28,7 @@ from .conftest import (
     EXAMPLE_DAGS,
     SUPPORT_NUMBER,
     TriggerDriver,
+    await_for,
     forget_cursor,
     inflate_watcher_trigger,
     run_async,
@@ -152,6 +153,13 @@ def test_one_trigger_watching_two_assets_keeps_the_cursor_in_both(
         await asyncio.sleep(0.3)
         message = signalwire_conn.inject_inbound_message(CUSTOMER, "+15550000002", body="both")
         await driver.wait_events(1)
+
+        def stored_in_both() -> bool:
+            cursors = [_stored_cursor(name, trigger.cursor_key)[0] for name in ("sms_a", "sms_b")]
+            return all(c is not None and message["sid"] in c.fired for c in cursors)
+
+        # Written once Airflow confirmed the event stored (here at once), in a moment.
+        await await_for(stored_in_both, 10)
         await driver.stop()
         return message
 
