@@ -66,3 +66,23 @@ def test_message_queue_trigger_watches_calls_and_the_queue_form():
     assert (queued.query.to, queued.poll_interval) == (SUPPORT_NUMBER, 5.0)
     with pytest.raises(SignalWireInputError, match="'resource' must be 'messages' or 'calls'; got 'faxes'"):
         _ = MessageQueueTrigger(scheme="signalwire", resource="faxes").trigger
+
+
+def test_the_readmes_watching_snippets_run_as_written():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Watching for new calls and messages") :]
+    section = section[: section.index("\n## ", 4)]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) == 3  # a sensor, an event-driven DAG, MessageQueueTrigger
+    namespaces = []
+    for block in blocks:
+        namespace: dict = {}
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - the README's own snippet
+        namespaces.append(namespace)
+    (watcher,) = namespaces[2]["inbound_sms"].watchers
+    classpath, kwargs = watcher.trigger.serialize()
+    assert classpath == "airflow_provider_signalwire.triggers.events.SignalWireNewMessageEventTrigger"
+    assert (kwargs["to"], kwargs["poll_interval"]) == ("+15550000001", 10.0)
