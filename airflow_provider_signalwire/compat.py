@@ -28,6 +28,7 @@ __all__ = [
     "AirflowException",
     "AirflowFailException",
     "AirflowNotFoundException",
+    "SharedStreamProducer",
     "VariableStore",
     "amask_secret",
     "asset_state_accessors",
@@ -211,3 +212,16 @@ def record_asset_event_once(uri: str, extra: dict[str, Any], *, seen: Callable[[
             if attempt == 2:
                 raise
     return False
+
+
+# ``airflow.triggers.shared_stream`` (shared trigger streams with acknowledgement) arrived in 3.3. Before it, a
+# stand-in base class lets the provider's poll producer be defined; nothing calls it there.
+if TYPE_CHECKING:
+    from airflow.triggers.shared_stream import SharedStreamProducer
+else:
+    try:
+        from airflow.triggers.shared_stream import SharedStreamProducer
+    except ImportError:  # Airflow 3.1 and 3.2
+
+        class SharedStreamProducer:
+            """Airflow before 3.3 has no shared trigger streams."""

@@ -37,7 +37,7 @@ class ListPlan:
     timezone) see each item once.
     """
 
-    __slots__ = ("first_request", "limit", "paging", "window")
+    __slots__ = ("first_request", "limit", "paging", "stop_below", "window")
 
     def __init__(
         self,
@@ -45,11 +45,24 @@ class ListPlan:
         first_request: ApiRequest,
         limit: int | None = None,
         window: list[tuple[str, str, datetime]] | None = None,
+        stop_below: tuple[tuple[str, ...], datetime] | None = None,
     ) -> None:
         self.paging = paging
         self.first_request = first_request
         self.limit = limit
         self.window = window or []  # (item field, "after" | "before", bound)
+        self.stop_below = stop_below  # (the fields the list is ordered by, the bound)
+
+    def passed_bound(self, items: list[dict[str, Any]]) -> bool:
+        """Whether ``items`` (one page) hold an item older than the stop bound by every field the list is ordered by."""
+        if self.stop_below is None:
+            return False
+        fields, bound = self.stop_below
+        for item in items:
+            dates = [parse_api_datetime(item.get(name)) for name in fields]
+            if all(moment is not None and moment < bound for moment in dates):
+                return True
+        return False
 
     def accept(self, item: Mapping[str, Any]) -> bool:
         for item_field, side, bound in self.window:
@@ -136,11 +149,14 @@ class Listing:
             self.request = None
             return []
         self.contents.add(content)
+        passed_bound = self.plan.passed_bound(items)
         if self.plan.window:
             items = [item for item in items if self.plan.accept(item)]
         limit = self.plan.limit
         if limit is not None and self.count + len(items) >= limit:
             items = items[: limit - self.count]
+            self.request = None
+        elif passed_bound:
             self.request = None
         else:
             self.request = self.plan.next_request(page, self.fetched)

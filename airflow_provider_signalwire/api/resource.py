@@ -153,6 +153,9 @@ class Resource:
     :param statuses: the statuses, which are final and which count as a failure.
     :param watch_date: the date filter a watcher follows to find new items.
     :param watch_date_final: the date filter a watcher of final statuses follows (a call ends after it starts).
+    :param list_order: the item fields (dates) lists are ordered by, newest first, under any documented reading
+        (a message list by its creation or by ``date_sent``): a listing may stop at an item older than a bound in
+        all of them.
     :param fingerprint: what a retry keeps of a create's arguments to recognise the item it made (in Airflow's
         database: never personal data such as a message's text); default: nothing.
     :param same_item: whether an item listed later (between the same numbers) is the one a create with this
@@ -173,6 +176,7 @@ class Resource:
         statuses: Statuses | None = None,
         watch_date: str | None = None,
         watch_date_final: str | None = None,
+        list_order: tuple[str, ...] = (),
         fingerprint: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
         same_item: Callable[[Mapping[str, Any], Mapping[str, Any]], bool] | None = None,
     ) -> None:
@@ -187,6 +191,7 @@ class Resource:
         self.statuses = statuses
         self.watch_date = watch_date
         self.watch_date_final = watch_date_final
+        self.list_order = list_order
         self.fingerprint = fingerprint or (lambda arguments: {})
         self.same_item = same_item or (lambda fingerprint, item: True)
 
@@ -256,11 +261,16 @@ class Resource:
         limit: int | None = None,
         filters: Mapping[str, Any],
         parent_sid: str | None = None,
+        stop_below: datetime | None = None,
     ) -> ListPlan:
         """
         The plan to list items matching ``filters``. SignalWire filters whole UTC days: a bound (an aware datetime,
         or a date as its midnight UTC) asks for the days that cover it and the plan keeps exactly
         ``_after <= date < _before``. A date without a suffix is SignalWire's "on that day".
+
+        ``stop_below`` (an aware datetime) ends the listing after the page holding an item dated before it in every
+        :attr:`list_order` field: what comes after it is older still (a watcher's poll reads what is new, not the
+        whole day). Ignored for a resource without a list order.
         """
         from airflow_provider_signalwire.api.dates import read_dates
         from airflow_provider_signalwire.api.paging import MAX_PAGE_SIZE, ListPlan
@@ -296,7 +306,8 @@ class Resource:
             query.append(_date_query(moment, *date_names[name], window))
         query.append((self.paging.page_size, str(page_size)))
         first = ApiRequest("GET", self.path(defaults["project_id"], parent_sid), params=query)
-        return ListPlan(self.paging, first, limit=limit, window=window)
+        stop = (self.list_order, stop_below) if stop_below is not None and self.list_order else None
+        return ListPlan(self.paging, first, limit=limit, window=window, stop_below=stop)
 
 
 def _date_query(

@@ -10,7 +10,7 @@ exactly that date, because SignalWire dates have whole-second resolution and sev
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_provider_signalwire.api.dates import parse_api_datetime
@@ -21,47 +21,101 @@ if TYPE_CHECKING:
 
 #: The most items a sensor hands to XCom by default.
 DEFAULT_LIMIT = 100
+#: How far behind the newest item seen a watcher keeps looking, by default: for items listed a little late.
+DEFAULT_LOOKBACK = timedelta(minutes=2)
+#: The same when watching for a status, which an item may reach long after its date (a late carrier report).
+STATUS_LOOKBACK = timedelta(hours=1)
+#: A poll's page size: a quiet poll is one page; a burst pages on until it has passed the cursor.
+POLL_PAGE_SIZE = 100
+#: How far behind the poll's own clock a cursor may move when nothing newer was listed: SignalWire's clock may lag
+#: ours by this much (plus ``lookback``) without an item being missed.
+CLOCK_MARGIN = timedelta(minutes=1)
 WATCHABLE = ("messages", "calls")
 
 
 class Cursor(NamedTuple):
     """
-    Where "new" starts: an item is new when it is dated after ``date``, or at ``date`` and not in ``sids``.
+    Where "new" starts, and what was already handed out.
 
-    :param date: an aware datetime (UTC).
-    :param sids: the SIDs already seen at exactly ``date``.
+    An item is new when it is dated at or after :meth:`window_start` (never before ``floor``) and its SID is not in
+    ``fired``. The window reaches ``lookback`` behind the newest date seen, so that an item listed late (its date
+    written before it shows in a list) or one that comes to match a filter late (a carrier report that makes a
+    message ``undelivered``) is still seen, once: the SIDs handed out inside the window are kept.
+
+    :param floor: items dated before it never count (the watch's start).
+    :param date: the newest item date seen so far.
+    :param fired: the SIDs handed out that are still inside the window, with their dates.
     """
 
+    floor: datetime
     date: datetime
-    sids: frozenset[str] = frozenset()
+    fired: Mapping[str, datetime]
 
-    def is_new(self, when: datetime, sid: str) -> bool:
-        return when > self.date or (when == self.date and sid not in self.sids)
+    @classmethod
+    def starting(cls, since: datetime) -> Cursor:
+        # A plain datetime: Airflow's context dates (pendulum) do not compare with plain ones after arithmetic.
+        start = _aware(since.isoformat())
+        return cls(start, start, {})
 
-    def advanced(self, when: datetime, sid: str) -> Cursor:
-        """The cursor once the item dated ``when`` with ``sid`` has been seen (items come oldest first)."""
-        if when > self.date:
-            return Cursor(when, frozenset({sid}))
-        if when == self.date and sid not in self.sids:
-            return Cursor(self.date, self.sids | {sid})
-        return self
+    def window_start(self, lookback: timedelta) -> datetime:
+        return max(self.floor, self.date - lookback)
+
+    def is_new(self, when: datetime, sid: str, lookback: timedelta) -> bool:
+        return when >= self.window_start(lookback) and sid not in self.fired
+
+    def after(self, seen: Iterable[SeenItem], lookback: timedelta) -> Cursor:
+        """The cursor once ``seen`` were handled: the matching ones handed out, every one counted as seen."""
+        date, fired = self.date, dict(self.fired)
+        for item in seen:
+            date = max(date, item.date)
+            if item.matches:
+                fired[item.sid] = item.date
+        start = max(self.floor, date - lookback)
+        return Cursor(self.floor, date, {sid: when for sid, when in fired.items() if when >= start})
+
+    def polled(self, at: datetime, lookback: timedelta) -> Cursor:
+        """
+        The cursor after a poll started ``at`` (our clock): what is older than ``at`` less :data:`CLOCK_MARGIN` has
+        been listed, so the next poll need not read further back than its look-back from there.
+        """
+        moment = at - CLOCK_MARGIN
+        if moment <= self.date:
+            return self
+        start = max(self.floor, moment - lookback)
+        return Cursor(self.floor, moment, {sid: when for sid, when in self.fired.items() if when >= start})
 
     def to_json(self) -> dict[str, Any]:
-        return {"date": self.date.isoformat(), "sids": sorted(self.sids)}
+        return {
+            "floor": self.floor.isoformat(),
+            "date": self.date.isoformat(),
+            "fired": {sid: when.isoformat() for sid, when in sorted(self.fired.items())},
+        }
 
     @classmethod
     def from_json(cls, value: Any) -> Cursor | None:
-        """Read a stored cursor; ``None`` when there is none or it cannot be read."""
+        """Read a stored cursor (also the earlier form ``{"date", "sids"}``); ``None`` when it cannot be read."""
         if not isinstance(value, Mapping):
             return None
         try:
-            when = datetime.fromisoformat(str(value["date"]))
-            sids = value.get("sids") or []
-        except (KeyError, ValueError):
+            date = _aware(value["date"])
+            if "sids" in value:  # the form before the look-back window: SIDs seen at exactly ``date``
+                sids = value["sids"]
+                if not isinstance(sids, list) or not all(isinstance(s, str) for s in sids):
+                    return None
+                return cls(date, date, dict.fromkeys(sids, date))
+            fired = value.get("fired") or {}
+            if not isinstance(fired, Mapping):
+                return None
+            return cls(_aware(value["floor"]), date, {str(sid): _aware(when) for sid, when in fired.items()})
+        except (KeyError, TypeError, ValueError):
             return None
-        if when.tzinfo is None or not isinstance(sids, list) or not all(isinstance(s, str) for s in sids):
-            return None
-        return cls(when.astimezone(UTC), frozenset(sids))
+
+
+def _aware(value: Any) -> datetime:
+    when = datetime.fromisoformat(str(value))
+    if when.tzinfo is None:
+        raise ValueError("naive")
+    return when.astimezone(UTC)
 
 
 class SeenItem(NamedTuple):
@@ -100,9 +154,11 @@ class NewItemsQuery:
         ``outbound-api``, ``outbound-call``, ``outbound-reply``, ``outbound-dial``), an exact value, or
         ``None`` for all.
     :param body_contains: messages only: only messages whose body contains this text (case-insensitive).
+    :param lookback: seconds behind the newest item seen that a watcher keeps looking for items that came late or
+        came to match late, each handed out once; ``None``: 2 minutes, 1 hour with ``status``.
     """
 
-    __slots__ = ("body_contains", "direction", "from_", "resource", "spec", "status", "to")
+    __slots__ = ("body_contains", "direction", "from_", "lookback", "resource", "spec", "status", "to")
 
     def __init__(
         self,
@@ -112,6 +168,7 @@ class NewItemsQuery:
         status: str | None = None,
         direction: str | None = "inbound",
         body_contains: str | None = None,
+        lookback: float | None = None,
     ) -> None:
         from airflow_provider_signalwire.api.resources import resource as resource_named
 
@@ -131,6 +188,15 @@ class NewItemsQuery:
                     f"SignalWire watch: 'body_contains' must be a non-empty string or None; got {body_contains!r}."
                 )
         self.body_contains = body_contains
+        if lookback is None:
+            self.lookback = STATUS_LOOKBACK if status is not None else DEFAULT_LOOKBACK
+        elif isinstance(lookback, bool) or not isinstance(lookback, (int, float)) or not 0 <= lookback <= 7 * 86400:
+            raise SignalWireInputError(
+                f"SignalWire watch: 'lookback' must be a number of seconds from 0 to 604800 (7 days) or None; "
+                f"got {lookback!r}."
+            )
+        else:
+            self.lookback = timedelta(seconds=lookback)
         # Build the list request once (no I/O) so that a bad status or address fails here, before any wait.
         self.spec.list_plan({"project_id": "validation"}, filters=self.list_filters(datetime.now(UTC)))
 
@@ -139,6 +205,10 @@ class NewItemsQuery:
 
     def __hash__(self) -> int:
         return hash((self.resource, *self.to_kwargs().values()))
+
+    def server_query(self) -> tuple[str, ...]:
+        """What SignalWire is asked (resource, filters, date followed): watchers asking the same can share a poll."""
+        return (self.resource, self.to or "", self.from_ or "", self.status or "", self.date_filter)
 
     def __repr__(self) -> str:
         return f"NewItemsQuery({self.resource!r}, {self.to_kwargs()!r})"
@@ -160,6 +230,21 @@ class NewItemsQuery:
                 filters[name] = getattr(self, name)
         return filters
 
+    def poll_arguments(self, cursor: Cursor) -> dict[str, Any]:
+        """The hooks' ``list`` arguments for a poll after ``cursor`` (see :meth:`poll_arguments_from`)."""
+        return self.poll_arguments_from(cursor.window_start(self.lookback))
+
+    def poll_arguments_from(self, start: datetime) -> dict[str, Any]:
+        """
+        The hooks' ``list`` arguments for a poll of the items dated ``start`` or later: in small pages, newest first,
+        stopping once past ``start`` where the list's order allows it (not for a call's end, which a long call
+        reaches long after the calls listed around it).
+        """
+        arguments: dict[str, Any] = {"page_size": POLL_PAGE_SIZE, **self.list_filters(start)}
+        if self.spec.date_filters[self.date_filter].item_field in self.spec.list_order:
+            arguments["stop_below"] = start
+        return arguments
+
     def item_date(self, item: Mapping[str, Any]) -> datetime | None:
         return parse_api_datetime(item.get(self.spec.date_filters[self.date_filter].item_field))
 
@@ -180,7 +265,7 @@ class NewItemsQuery:
 
     def select(self, items: Iterable[Mapping[str, Any]], cursor: Cursor) -> list[SeenItem]:
         """
-        The items after ``cursor``, oldest first, each once, with whether they match.
+        The items new to ``cursor``, oldest first, each once, with whether they match.
 
         SignalWire lists newest first; items of the same second keep the reverse of the listed order
         (oldest first as SignalWire sees them). Items without a SID or a readable date are left out.
@@ -190,7 +275,7 @@ class NewItemsQuery:
         for item in items:
             sid = item.get("sid")
             when = self.item_date(item)
-            if not isinstance(sid, str) or when is None or not cursor.is_new(when, sid) or sid in seen:
+            if not isinstance(sid, str) or when is None or sid in seen or not cursor.is_new(when, sid, self.lookback):
                 continue
             seen[sid] = SeenItem(when, dict(item), self.matches(item))
         return sorted(reversed(seen.values()), key=lambda s: s.date)
@@ -204,6 +289,7 @@ class NewItemsQuery:
         }
         if self.resource == "messages":
             kwargs["body_contains"] = self.body_contains
+        kwargs["lookback"] = self.lookback.total_seconds()
         return kwargs
 
 
@@ -211,9 +297,3 @@ def matching_items(seen: Iterable[SeenItem], limit: int | None = None) -> list[d
     """The API dicts of the matching items, oldest first, at most ``limit``."""
     items = [s.item for s in seen if s.matches]
     return items[:limit] if limit is not None else items
-
-
-def cursor_after(cursor: Cursor, seen: Iterable[SeenItem]) -> Cursor:
-    for s in seen:
-        cursor = cursor.advanced(s.date, s.sid)
-    return cursor

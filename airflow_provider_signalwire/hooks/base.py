@@ -19,6 +19,8 @@ from airflow_provider_signalwire.api.resources.messages import MESSAGE_MEDIA, ME
 from airflow_provider_signalwire.api.resources.phone_numbers import PHONE_NUMBERS
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from airflow_provider_signalwire.api.connection import ConnectionSettings
     from airflow_provider_signalwire.api.paging import ListPlan
     from airflow_provider_signalwire.api.request import ApiRequest
@@ -138,12 +140,22 @@ class SignalWireHookBase:
         page_size: int | None = None,
         limit: int | None = None,
         parent_sid: str | None = None,
+        stop_below: datetime | None = None,
         **filters: Any,
     ) -> Any:
-        """Iterate over the items of ``resource`` matching ``filters``, newest first, page by page."""
+        """
+        Iterate over the items of ``resource`` matching ``filters``, newest first, page by page.
+
+        ``stop_below`` ends the listing at the page holding an item older than it (see :meth:`Resource.list_plan`).
+        """
         return self._walk(
             lambda defaults: resource.list_plan(
-                defaults, page_size=page_size, limit=limit, filters=filters, parent_sid=parent_sid
+                defaults,
+                page_size=page_size,
+                limit=limit,
+                filters=filters,
+                parent_sid=parent_sid,
+                stop_below=stop_below,
             )
         )
 

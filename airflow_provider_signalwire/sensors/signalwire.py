@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_signalwire.api.watching import NewItemsQuery
     from airflow_provider_signalwire.hooks.signalwire import SignalWireHook
+    from airflow_provider_signalwire.sensors.poke_state import PokeState
 
 
 def default_since(context: Context) -> Any:
@@ -61,6 +62,7 @@ class _SignalWireNewItemsSensor(ResultsWithoutSecrets, BaseSensorOperator):
         from_: str | None = None,
         status: str | None = None,
         direction: str | None = "inbound",
+        lookback: float | None = None,
         limit: int = DEFAULT_LIMIT,
         max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -73,10 +75,11 @@ class _SignalWireNewItemsSensor(ResultsWithoutSecrets, BaseSensorOperator):
         self.from_ = from_
         self.status = status
         self.direction = direction
+        self.lookback = lookback
         self.limit = check_positive_int("limit", limit)
         self.max_consecutive_failures = check_positive_int("max_consecutive_failures", max_consecutive_failures)
         self.deferrable = deferrable
-        self._consecutive_failures = 0
+        self._state: PokeState | None = None
 
     @cached_property
     def hook(self) -> SignalWireHook:
@@ -91,7 +94,9 @@ class _SignalWireNewItemsSensor(ResultsWithoutSecrets, BaseSensorOperator):
     def _query(self) -> NewItemsQuery:
         from airflow_provider_signalwire.api.watching import NewItemsQuery
 
-        return NewItemsQuery(self.resource, self.to, self.from_, self.status, self.direction, self._body_contains())
+        return NewItemsQuery(
+            self.resource, self.to, self.from_, self.status, self.direction, self._body_contains(), self.lookback
+        )
 
     def _since(self, context: Context) -> datetime:
         from airflow_provider_signalwire.api.dates import to_utc_datetime
@@ -101,26 +106,37 @@ class _SignalWireNewItemsSensor(ResultsWithoutSecrets, BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue:
         from airflow_provider_signalwire.api.polling import FailureCounter
-        from airflow_provider_signalwire.api.watching import Cursor, matching_items
+        from airflow_provider_signalwire.api.watching import matching_items
         from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireConnectionError
 
         query, since = self._query(), self._since(context)
+        state = self._poke_state(context, since)
         failures = FailureCounter(self.max_consecutive_failures, self.log, f"poll of new {self.resource}")
-        failures.count = self._consecutive_failures
-        cursor = Cursor(since)
+        failures.count = state.failures
+        polled_at = datetime.now(UTC)
         try:
-            seen = query.select(self.hook.list(query.spec, **query.list_filters(cursor.date)), cursor)
+            listed = self.hook.list(query.spec, **query.poll_arguments(state.cursor))
+            seen = query.select(listed, state.cursor)
         except (SignalWireApiError, SignalWireConnectionError) as error:
             failures.failed(error)  # raises when it should end the wait
-            self._consecutive_failures = failures.count
+            state.save(failures=failures.count)
             return PokeReturnValue(is_done=False)
-        self._consecutive_failures = 0
         items = matching_items(seen, self.limit)
         if items:
             self.log.info("Found %d new SignalWire %s since %s", len(items), self.resource, since.isoformat())
+            state.forget()
             return PokeReturnValue(is_done=True, xcom_value=items)
+        # The next poke reads only what is new after what this one saw.
+        state.save(cursor=state.cursor.after(seen, query.lookback).polled(polled_at, query.lookback), failures=0)
         self.log.info("No new SignalWire %s since %s yet", self.resource, since.isoformat())
         return PokeReturnValue(is_done=False)
+
+    def _poke_state(self, context: Context, since: datetime) -> PokeState:
+        from airflow_provider_signalwire.sensors.poke_state import PokeState
+
+        if self._state is None or self._state.since != since:
+            self._state = PokeState.load(context if self.reschedule else None, since)
+        return self._state
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -170,6 +186,8 @@ class SignalWireNewMessageSensor(_SignalWireNewItemsSensor):
     :param direction: ``"inbound"`` (default), ``"outbound"`` (any outbound kind), an exact direction, or
         ``None`` for all (templated).
     :param body_contains: only messages whose body contains this text, case-insensitive (templated).
+    :param lookback: seconds behind the newest message seen that later pokes keep looking for messages listed or
+        matching late (default 2 minutes, 1 hour with ``status``).
     :param limit: push at most this many messages.
     :param max_consecutive_failures: failed polls in a row (no answer, 429, 5xx) after which the sensor
         fails with SignalWire's error; other errors fail it at once.
@@ -203,6 +221,8 @@ class SignalWireNewCallSensor(_SignalWireNewItemsSensor):
     :param status: only calls with this status (templated), e.g. ``"completed"``.
     :param direction: ``"inbound"`` (default), ``"outbound"`` (any outbound kind), an exact direction, or
         ``None`` for all (templated).
+    :param lookback: seconds behind the newest call seen that later pokes keep looking for calls listed or
+        matching late (default 2 minutes, 1 hour with ``status``).
     :param limit: push at most this many calls.
     :param max_consecutive_failures: failed polls in a row (no answer, 429, 5xx) after which the sensor
         fails with SignalWire's error; other errors fail it at once.

@@ -15,41 +15,42 @@ Each event's payload (``triggering_asset_events[asset][i].extra["payload"]`` in 
 ``sid``, ``from``, ``to``, ``status``, ``direction`` and ``date`` (ISO 8601), and for messages ``body``,
 ``num_media`` and ``media_urls``.
 
-Nothing missed, nothing twice: the trigger keeps a cursor (the date of the last item seen and the SIDs
-at that date) in the asset state store of Airflow 3.3+, saved after each event has been handed to the
-triggerer. After a restart it resumes from there. Without a store it starts from the present and says
-so in the log: items that arrive while it is not running are then not seen.
+Nothing missed: the trigger keeps a cursor (the newest date seen, and the SIDs it fired within its look-back
+window) in the asset state store of Airflow 3.3+, written only once Airflow has stored the events it covers. After
+a restart it resumes from there: an event fired but not yet stored is fired again, none is lost. Within
+``lookback`` (2 minutes; 1 hour with ``status``) of the newest item seen, an item listed late or one that comes
+to match late (a message whose carrier report makes it ``undelivered``) still fires, once. Without a store
+(Airflow 3.1, 3.2) it starts from the present and says so in the log: items that arrive while it is not running
+are then not seen.
 
-Each poll is one list request (the filters ``to``, ``from_`` and ``status`` go to SignalWire) through the
-connection's shared pool. A triggerer starts all its watchers at once, so each trigger's first poll
-comes at a random moment within its first interval: hundreds of watchers do not poll in one burst.
+Watchers of one connection asking SignalWire the same (``to``, ``from_``, ``status``) share one list request per
+interval on Airflow 3.3 (the shortest interval among them); each poll reads from its cursor, newest first, and
+stops once past it, so a quiet poll is one request whatever the day already holds. A triggerer starts all its
+watchers at once, so the first poll of each query comes at a random moment within its first interval.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_signalwire import DEFAULT_CONN_ID
 from airflow_provider_signalwire.api.polling import (
     DEFAULT_MAX_CONSECUTIVE_FAILURES,
-    FailureCounter,
     check_poll_interval,
     check_positive_int,
-    wait_after_failure,
 )
 from airflow_provider_signalwire.api.resources.messages import media_content_url
 from airflow_provider_signalwire.api.watching import Cursor, NewItemsQuery, SeenItem
-from airflow_provider_signalwire.compat import asset_state_accessors
-from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireConnectionError
-from airflow_provider_signalwire.triggers.new_items import afind_new_items, poll_hook
+from airflow_provider_signalwire.exceptions import SignalWireApiError
+from airflow_provider_signalwire.triggers.cursor_store import CursorStore
+from airflow_provider_signalwire.triggers.shared_poll import Watch, poll_hook
+from airflow_provider_signalwire.triggers.watcher import SignalWireWatcherTrigger
 
 if TYPE_CHECKING:
     from airflow_provider_signalwire.hooks.asynchronous import SignalWireAsyncHook
@@ -99,42 +100,7 @@ def _int(value: Any) -> int:
         return 0
 
 
-class CursorStore:
-    """
-    The cursor in the asset state store of the watched asset(s), or nowhere when there is no store.
-
-    A trigger shared by several assets (same class and arguments) gets one accessor per asset: the
-    cursor is written to each, and the newest one is read back.
-
-    :param store: the trigger's ``asset_state_store`` (``None`` when Airflow gave it none).
-    :param key: the key of this trigger's cursor.
-    """
-
-    def __init__(self, store: Any, key: str) -> None:
-        self.key = key
-        self.accessors = asset_state_accessors(store)
-
-    @property
-    def available(self) -> bool:
-        return bool(self.accessors)
-
-    async def load(self) -> Cursor | None:
-        found = [Cursor.from_json(await accessor.aget(self.key)) for accessor in self.accessors]
-        cursors = [c for c in found if c is not None]
-        if not cursors:
-            return None
-        newest = max(c.date for c in cursors)
-        return Cursor(newest, frozenset().union(*(c.sids for c in cursors if c.date == newest)))
-
-    async def save(self, cursor: Cursor) -> None:
-        if not self.accessors:
-            return
-        value = cursor.to_json()
-        # Shielded: a trigger cancelled mid-write (a triggerer shutting down) still records what it handed over.
-        await asyncio.shield(asyncio.gather(*(accessor.aset(self.key, value) for accessor in self.accessors)))
-
-
-class _SignalWireNewItemsEventTrigger(BaseEventTrigger):
+class _SignalWireNewItemsEventTrigger(SignalWireWatcherTrigger):
     resource: str
 
     def __init__(
@@ -146,12 +112,13 @@ class _SignalWireNewItemsEventTrigger(BaseEventTrigger):
         status: str | None = None,
         direction: str | None = "inbound",
         body_contains: str | None = None,
+        lookback: float | None = None,
         poll_interval: float = DEFAULT_EVENT_POLL_INTERVAL,
         max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
     ) -> None:
         super().__init__()
         self.signalwire_conn_id = signalwire_conn_id
-        self.query = NewItemsQuery(self.resource, to, from_, status, direction, body_contains)
+        self.query = NewItemsQuery(self.resource, to, from_, status, direction, body_contains, lookback)
         self.poll_interval = check_poll_interval(poll_interval)
         self.max_consecutive_failures = check_positive_int("max_consecutive_failures", max_consecutive_failures)
 
@@ -170,10 +137,18 @@ class _SignalWireNewItemsEventTrigger(BaseEventTrigger):
     def cursor_key(self) -> str:
         """
         The store key of this trigger's cursor: it depends on what is watched (connection and filters),
-        not on how often, so that several watchers of one asset keep separate cursors.
+        not on how often or how far back, so that several watchers of one asset keep separate cursors.
         """
-        watched = json.dumps([self.signalwire_conn_id, self.query.to_kwargs()], sort_keys=True)
-        return f"signalwire.{self.resource}.cursor.{hashlib.sha256(watched.encode()).hexdigest()[:16]}"
+        watched = {k: v for k, v in self.query.to_kwargs().items() if k != "lookback"}
+        key = json.dumps([self.signalwire_conn_id, watched], sort_keys=True)
+        return f"signalwire.{self.resource}.cursor.{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+    async def _watch(self) -> Watch:
+        store = CursorStore(getattr(self, "asset_state_store", None), self.cursor_key)
+        self._hook = poll_hook(self.signalwire_conn_id)
+        return Watch(
+            self.query, await self._start(store), self.poll_interval, self.max_consecutive_failures, store=store
+        )
 
     async def _start(self, store: CursorStore) -> Cursor:
         if store.available:
@@ -187,7 +162,7 @@ class _SignalWireNewItemsEventTrigger(BaseEventTrigger):
         else:
             why = "this Airflow gives the trigger no asset state store (Airflow 3.3+ does)"
         # SignalWire dates have whole seconds: start at the current second so that nothing in it is lost.
-        cursor = Cursor(datetime.now(UTC).replace(microsecond=0))
+        cursor = Cursor.starting(datetime.now(UTC).replace(microsecond=0))
         self.log.warning(
             "Watching new SignalWire %s from the present (%s): %s.%s",
             self.resource,
@@ -198,36 +173,15 @@ class _SignalWireNewItemsEventTrigger(BaseEventTrigger):
         await store.save(cursor)
         return cursor
 
+    async def _events(self, watch: Watch, seen: list[SeenItem]) -> AsyncIterator[TriggerEvent]:
+        for item in seen:
+            if item.matches:
+                yield TriggerEvent(await self._payload(self._hook, item))
+            # Reached once the triggerer took the event: a trigger stopped at the yield fires it again after a restart.
+            watch.handed(item)
+
     async def _payload(self, hook: SignalWireAsyncHook, seen: SeenItem) -> dict[str, Any]:
         raise NotImplementedError
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = poll_hook(self.signalwire_conn_id)
-        store = CursorStore(getattr(self, "asset_state_store", None), self.cursor_key)
-        cursor = await self._start(store)
-        saved = cursor
-        failures = FailureCounter(self.max_consecutive_failures, self.log, f"poll of new {self.resource}")
-        # A triggerer starts all its watchers at once: spread their polls over the interval, not in one burst.
-        await asyncio.sleep(random.uniform(0, self.poll_interval))  # noqa: S311 - not cryptography
-        while True:
-            try:
-                for seen in await afind_new_items(hook, self.query, cursor):
-                    if seen.matches:
-                        yield TriggerEvent(await self._payload(hook, seen))
-                    # Only reached once the triggerer has taken the event: then it is recorded as seen.
-                    cursor = cursor.advanced(seen.date, seen.sid)
-                    if seen.matches:
-                        await store.save(cursor)
-                        saved = cursor
-            except (SignalWireApiError, SignalWireConnectionError) as error:
-                failures.failed(error)
-                await asyncio.sleep(wait_after_failure(error, self.poll_interval))
-                continue
-            failures.succeeded()
-            if cursor != saved:  # items that did not match: no need to list them again
-                await store.save(cursor)
-                saved = cursor
-            await asyncio.sleep(self.poll_interval)
 
 
 class SignalWireNewMessageEventTrigger(_SignalWireNewItemsEventTrigger):
@@ -296,6 +250,7 @@ class SignalWireNewCallEventTrigger(_SignalWireNewItemsEventTrigger):
         from_: str | None = None,
         status: str | None = None,
         direction: str | None = "inbound",
+        lookback: float | None = None,
         poll_interval: float = DEFAULT_EVENT_POLL_INTERVAL,
         max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
     ) -> None:
@@ -305,6 +260,7 @@ class SignalWireNewCallEventTrigger(_SignalWireNewItemsEventTrigger):
             from_=from_,
             status=status,
             direction=direction,
+            lookback=lookback,
             poll_interval=poll_interval,
             max_consecutive_failures=max_consecutive_failures,
         )

@@ -21,6 +21,23 @@ SUPPORT_NUMBER = "+15550000001"  # the example DAGs' support line (an emulator n
 CUSTOMER = "+15551234567"
 
 
+#: Airflow 3.3+: watchers share polls through the triggerer's shared streams (TriggerDriver does the same).
+SHARED_STREAMS = AIRFLOW_V_3_3_PLUS
+_MANAGERS: dict[int, Any] = {}
+
+
+def shared_stream_manager() -> Any:
+    """The ``SharedStreamManager`` of the running event loop (Airflow 3.3+), as the triggerer's runner keeps one."""
+    from airflow.triggers.shared_stream import SharedStreamManager
+
+    loop = asyncio.get_running_loop()
+    manager = _MANAGERS.get(id(loop))
+    if manager is None or manager.loop is not loop:
+        manager = _MANAGERS[id(loop)] = SharedStreamManager(ack_timeout=30.0)
+        manager.loop = loop
+    return manager
+
+
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0, step: float = 0.02) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -43,24 +60,45 @@ async def await_for(condition: Callable[[], Any], timeout: float = 10.0, step: f
 
 class TriggerDriver:
     """
-    Runs a trigger's ``run()`` as a task of the current event loop, collecting its events like the
-    triggerer does, until :meth:`stop` cancels it (a triggerer shutting down) or the trigger ends.
+    Runs a trigger as a task of the current event loop the way the triggerer does, collecting its events,
+    until :meth:`stop` cancels it (a triggerer shutting down) or the trigger ends.
+
+    On Airflow 3.3 a trigger with a shared stream key joins a shared stream of this event loop's
+    ``SharedStreamManager`` (as in the triggerer); each event counts as stored in the database once collected,
+    and the manager is told so (``persist_delay`` later), as the triggerer's supervisor does. Before 3.3, or with
+    ``shared=False``, the trigger's own ``run()`` is driven.
 
     :param cancel_after: cancel the task as soon as this many events were taken, so that the
         cancellation reaches the trigger while it is busy with the rest of its batch.
     """
 
-    def __init__(self, trigger: Any, cancel_after: int | None = None) -> None:
+    def __init__(
+        self, trigger: Any, cancel_after: int | None = None, *, shared: bool = True, persist_delay: float = 0.0
+    ) -> None:
         self.trigger = trigger
         self.cancel_after = cancel_after
+        self.persist_delay = persist_delay
         self.events: list[Any] = []
         self.error: BaseException | None = None
+        self.key = trigger.shared_stream_key() if shared and AIRFLOW_V_3_3_PLUS else None
         self.task = asyncio.ensure_future(self._consume())
 
     async def _consume(self) -> None:
+        manager = shared_stream_manager() if self.key is not None else None
+        trigger_id = id(self)
+        if manager is not None:
+            stream = self.trigger.filter_shared_stream(
+                manager.subscribe(trigger_id=trigger_id, trigger=self.trigger, key=self.key)
+            )
+        else:
+            stream = self.trigger.run()
         try:
-            async for event in self.trigger.run():
+            async for event in stream:
                 await asyncio.sleep(0)  # the triggerer awaits its log call before queueing the event
+                if manager is not None:
+                    seq = manager.bind_pending_event(trigger_id=trigger_id, key=self.key)
+                    if seq is not None:
+                        asyncio.get_running_loop().call_later(self.persist_delay, manager.confirm_persisted, [seq])
                 self.events.append(event.payload)
                 if len(self.events) == self.cancel_after:
                     self.task.cancel()
@@ -68,6 +106,9 @@ class TriggerDriver:
             raise
         except BaseException as error:
             self.error = error
+        finally:
+            if manager is not None:
+                await asyncio.shield(manager.unsubscribe(trigger_id, self.key))
 
     @property
     def done(self) -> bool:

@@ -111,7 +111,10 @@ def test_cursor_survives_triggerer_restarts_in_the_real_store(synced_example_dag
         return sent, [e["sid"] for e in delivered]
 
     sent, delivered = run_async(scenario())
-    assert sorted(delivered) == sorted(sent) and len(delivered) == len(set(delivered))
+    # Nothing missed. An event taken at the very moment its trigger was stopped may come again after the restart
+    # (at most one per stop): the cursor is written only once Airflow confirmed the events it covers were stored.
+    assert set(delivered) == set(sent)
+    assert len(delivered) - len(set(delivered)) <= 3
     cursor, writer = _stored_cursor(ASSET, key)
     assert cursor is not None and writer == "watcher"
     assert cursor.date == datetime.strptime(emulator.get_message(sent[-1])["date_sent"], "%a, %d %b %Y %H:%M:%S %z")
@@ -155,7 +158,7 @@ def test_one_trigger_watching_two_assets_keeps_the_cursor_in_both(
     message = run_async(scenario())
     for asset_name in ("sms_a", "sms_b"):
         cursor, _ = _stored_cursor(asset_name, trigger.cursor_key)
-        assert cursor is not None and cursor.sids == {message["sid"]}
+        assert cursor is not None and set(cursor.fired) == {message["sid"]}
 
 
 def test_example_dag_task_reads_the_events_its_watcher_emits(synced_example_dags, request, signalwire_conn):

@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from airflow_provider_signalwire.api.resources.messages import media_content_url
-from airflow_provider_signalwire.api.watching import Cursor
+from airflow_provider_signalwire.api.watching import Cursor, SeenItem
 from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireInputError
+from airflow_provider_signalwire.triggers.cursor_store import CursorStore
 from airflow_provider_signalwire.triggers.events import (
-    CursorStore,
     SignalWireNewCallEventTrigger,
     SignalWireNewMessageEventTrigger,
 )
 
-from .conftest import CUSTOMER, SUPPORT_NUMBER, TriggerDriver, rebuild, run_async
+from .conftest import CUSTOMER, SHARED_STREAMS, SUPPORT_NUMBER, TriggerDriver, rebuild, run_async
 
 MESSAGE_KEYS = {"resource", "sid", "from", "to", "status", "direction", "date", "body", "num_media", "media_urls"}
 
@@ -139,7 +139,7 @@ def test_call_trigger_emits_new_inbound_calls(signalwire_conn):
     assert completed["direction"] == "inbound" and completed["from"] == CUSTOMER
 
 
-def test_transient_failures_are_retried_then_the_trigger_fails_with_signalwire_error(signalwire_conn, capfd):
+def test_transient_failures_are_retried_then_the_trigger_fails_with_signalwire_error(signalwire_conn, capfd, caplog):
     emulator = signalwire_conn
     store = DictStore()
 
@@ -159,9 +159,9 @@ def test_transient_failures_are_retried_then_the_trigger_fails_with_signalwire_e
     first, driver = run_async(scenario())
     assert [e["sid"] for e in driver.events] == [first["sid"]]
     assert isinstance(driver.error, SignalWireApiError) and driver.error.status == 503
-    logged = capfd.readouterr().out
+    logged = capfd.readouterr().out + caplog.text
     assert "failed (1 of 3 in a row)" in logged and "failed 3 times in a row; giving up" in logged
-    assert Cursor.from_json(next(iter(store.values.values()))).sids == {first["sid"]}
+    assert set(Cursor.from_json(next(iter(store.values.values()))).fired) == {first["sid"]}
 
 
 def test_refused_credentials_fail_the_trigger_at_once(signalwire_emulator, monkeypatch):
@@ -232,7 +232,13 @@ def test_restart_resumes_from_the_stored_cursor_without_duplicates_or_gaps(signa
         return sent, [e["sid"] for e in delivered]
 
     sent, delivered = run_async(scenario())
-    assert sorted(delivered) == sorted(sent) and len(delivered) == len(set(delivered))
+    assert set(delivered) == set(sent)  # nothing missed
+    if SHARED_STREAMS:
+        # Airflow 3.3: the cursor is stored once Airflow confirmed the events; one taken at the very moment its
+        # trigger stopped comes again after the restart (at most one per stop).
+        assert len(delivered) - len(set(delivered)) <= 3
+    else:
+        assert len(delivered) == len(set(delivered))
 
 
 def test_pages_larger_than_one_request(signalwire_conn):
@@ -268,16 +274,17 @@ def test_cursor_store_reads_the_newest_cursor_and_writes_every_asset():
             self._by_uri: dict = {}
 
     store = CursorStore(TwoAssets(), "k")
-    first.values["k"] = Cursor(moment, frozenset({"x"})).to_json()
-    second.values["k"] = Cursor(moment - timedelta(seconds=1), frozenset({"w"})).to_json()
+    first.values["k"] = Cursor(moment, moment, {"x": moment}).to_json()
+    second.values["k"] = Cursor(moment, moment - timedelta(seconds=1), {"w": moment}).to_json()
 
     async def scenario():
         loaded = await store.load()
-        await store.save(loaded.advanced(moment, "y"))
+        await store.save(loaded.after([SeenItem(moment, {"sid": "y"}, True)], timedelta(minutes=2)))
         return loaded
 
-    assert run_async(scenario()) == Cursor(moment, frozenset({"x"}))
-    assert first.values["k"] == second.values["k"] == {"date": moment.isoformat(), "sids": ["x", "y"]}
+    assert run_async(scenario()) == Cursor(moment, moment, {"x": moment, "w": moment})
+    assert first.values["k"] == second.values["k"]
+    assert set(Cursor.from_json(first.values["k"]).fired) == {"w", "x", "y"}
     assert not CursorStore(None, "k").available
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from airflow_provider_signalwire.api.polling import POLL_RETRY_POLICY, FailureCounter, error_from_payload, error_payload
-from airflow_provider_signalwire.api.watching import Cursor, NewItemsQuery, cursor_after, matching_items
+from airflow_provider_signalwire.api.watching import Cursor, NewItemsQuery, SeenItem, matching_items
 from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireInputError
 from airflow_provider_signalwire.hooks.asynchronous import SignalWireAsyncHook
 from airflow_provider_signalwire.hooks.signalwire import SignalWireHook
@@ -18,25 +18,34 @@ from .conftest import CUSTOMER, SUPPORT_NUMBER, run_async
 
 def find_new_items(hook, query, cursor):
     """What a sensor's poke lists: every page after ``cursor``, with the sync hook."""
-    return query.select(hook.list(query.spec, **query.list_filters(cursor.date)), cursor)
+    return query.select(hook.list(query.spec, **query.poll_arguments(cursor)), cursor)
 
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
-def test_cursor_separates_items_of_one_second_by_sid():
-    cursor = Cursor(T0, frozenset({"a"}))
-    assert not cursor.is_new(T0, "a")
-    assert cursor.is_new(T0, "b")
-    assert not cursor.is_new(T0 - timedelta(seconds=1), "z")
-    assert cursor.is_new(T0 + timedelta(seconds=1), "a")
-    tie = cursor.advanced(T0, "b")
-    assert tie == Cursor(T0, frozenset({"a", "b"}))
-    later = tie.advanced(T0 + timedelta(seconds=1), "c")
-    assert later == Cursor(T0 + timedelta(seconds=1), frozenset({"c"}))
-    assert later.advanced(T0, "old") is later
+def _seen(sid, when, matches=True):
+    return SeenItem(when, {"sid": sid}, matches)
+
+
+def test_cursor_hands_each_item_out_once_within_its_lookback_window():
+    lookback = timedelta(minutes=2)
+    cursor = Cursor.starting(T0).after([_seen("a", T0)], lookback)
+    assert not cursor.is_new(T0, "a", lookback)
+    assert cursor.is_new(T0, "b", lookback)
+    assert not cursor.is_new(T0 - timedelta(seconds=1), "z", lookback)  # never before the start
+    later = cursor.after(
+        [_seen("b", T0 + timedelta(minutes=5)), _seen("nope", T0 + timedelta(minutes=5), False)], lookback
+    )
+    assert later.date == T0 + timedelta(minutes=5)
+    assert set(later.fired) == {"b"}  # "a" left the window; an item that did not match is not kept
+    # An item dated inside the window that was not handed out (it came to match late) is still new; older is not.
+    assert later.is_new(T0 + timedelta(minutes=4), "late", lookback)
+    assert not later.is_new(T0 + timedelta(minutes=2), "too-late", lookback)
     assert Cursor.from_json(later.to_json()) == later
-    for broken in (None, "x", {"date": "yesterday"}, {"date": "2026-03-01T12:00:00"}, {"sids": []}):
+    earlier_form = Cursor.from_json({"date": T0.isoformat(), "sids": ["a"]})
+    assert earlier_form == Cursor(T0, T0, {"a": T0})
+    for broken in (None, "x", {"date": "yesterday"}, {"date": "2026-03-01T12:00:00", "sids": []}, {"sids": []}):
         assert Cursor.from_json(broken) is None
 
 
@@ -65,8 +74,10 @@ def test_poke_and_trigger_paths_give_the_same_items(signalwire_conn):
     third = emulator.inject_inbound_message(CUSTOMER, SUPPORT_NUMBER, body="third")
     query = NewItemsQuery("messages", to=SUPPORT_NUMBER)
 
-    sync_seen = find_new_items(SignalWireHook(retry_policy=POLL_RETRY_POLICY), query, Cursor(since))
-    async_seen = run_async(afind_new_items(SignalWireAsyncHook(retry_policy=POLL_RETRY_POLICY), query, Cursor(since)))
+    sync_seen = find_new_items(SignalWireHook(retry_policy=POLL_RETRY_POLICY), query, Cursor.starting(since))
+    async_seen = run_async(
+        afind_new_items(SignalWireAsyncHook(retry_policy=POLL_RETRY_POLICY), query, Cursor.starting(since))
+    )
 
     assert sync_seen == async_seen
     # Oldest first; the two of the same second in the order SignalWire received them.
@@ -85,7 +96,7 @@ def test_filters_to_from_status_direction_and_body(signalwire_conn, hook):
 
     def found(**filters):
         query = NewItemsQuery("messages", **filters)
-        return [s.item["sid"] for s in find_new_items(hook, query, Cursor(since)) if s.matches]
+        return [s.item["sid"] for s in find_new_items(hook, query, Cursor.starting(since)) if s.matches]
 
     assert found(to=SUPPORT_NUMBER, from_=CUSTOMER, body_contains="report") == [wanted["sid"]]
     assert found(to=SUPPORT_NUMBER, from_=CUSTOMER, status="received", body_contains="rEpOrT") == [wanted["sid"]]
@@ -109,9 +120,9 @@ def test_calls_count_from_their_start_time(signalwire_conn, hook):
     emulator.inject_inbound_call(CUSTOMER, SUPPORT_NUMBER, status="completed", start_time=since - timedelta(minutes=5))
     live = emulator.inject_inbound_call(CUSTOMER, SUPPORT_NUMBER, status="in-progress")
     done = emulator.inject_inbound_call(CUSTOMER, SUPPORT_NUMBER, status="completed", start_time=since)
-    seen = find_new_items(hook, NewItemsQuery("calls", to=SUPPORT_NUMBER), Cursor(since))
+    seen = find_new_items(hook, NewItemsQuery("calls", to=SUPPORT_NUMBER), Cursor.starting(since))
     assert {s.sid for s in seen} == {live["sid"], done["sid"]}
-    seen = find_new_items(hook, NewItemsQuery("calls", to=SUPPORT_NUMBER, status="completed"), Cursor(since))
+    seen = find_new_items(hook, NewItemsQuery("calls", to=SUPPORT_NUMBER, status="completed"), Cursor.starting(since))
     assert [s.sid for s in seen] == [done["sid"]]
 
 
@@ -149,13 +160,13 @@ def test_a_call_watched_for_completed_is_seen_when_it_ends_even_after_a_later_ca
     query = NewItemsQuery("calls", to=SUPPORT_NUMBER, status="completed")
     since = datetime.now(UTC).replace(microsecond=0)
     a_start = since + timedelta(seconds=1)
-    cursor = Cursor(since)
+    cursor = Cursor.starting(since)
     emulator.inject_inbound_call(
         CUSTOMER, SUPPORT_NUMBER, status="completed", start_time=a_start + timedelta(seconds=5), duration=2
     )
     first = find_new_items(hook, query, cursor)
     assert len(first) == 1
-    cursor = cursor_after(cursor, first)
+    cursor = cursor.after(first, query.lookback)
     late = emulator.inject_inbound_call(CUSTOMER, SUPPORT_NUMBER, status="completed", start_time=a_start, duration=60)
     second = find_new_items(hook, query, cursor)
     assert [s.sid for s in second] == [late["sid"]]

@@ -189,3 +189,28 @@ def test_secrets_stay_out_of_sensor_and_trigger_reprs_and_logs(signalwire_conn, 
     captured = capfd.readouterr()
     assert "Found 1 new SignalWire messages" in captured.out
     assert token not in repr(sensor.hook) and token not in captured.out + captured.err
+
+
+def test_rescheduled_sensor_gives_up_after_max_consecutive_failures(airflow_db, signalwire_conn):
+    """Airflow builds the sensor anew for every poke in reschedule mode: the count is kept in the task's ledger."""
+    from airflow.sdk import DAG
+    from airflow.utils.state import DagRunState
+    from operators.helpers import register_dag, task_states
+
+    emulator = signalwire_conn
+    emulator.add_fault(method="GET", path=r"/Messages$", kind="status", status=503, times=50)
+    with DAG(dag_id="signalwire_reschedule_failures", schedule=None) as dag:
+        SignalWireNewMessageSensor(
+            task_id="wait",
+            to=SUPPORT_NUMBER,
+            mode="reschedule",
+            poke_interval=0.1,
+            timeout=120,
+            max_consecutive_failures=2,
+        )
+    register_dag(dag)
+    dag_run = dag.test()
+    assert dag_run.state == DagRunState.FAILED
+    assert task_states(dag_run)[("wait", -1)] == "failed"
+    # Two polls, each answered 503: the second one ends the wait, long before the sensor's timeout.
+    assert emulator.count_requests("GET", r"/Messages$") == 2

@@ -110,6 +110,12 @@ def test_real_triggerer_turns_inbound_sms_into_asset_events_across_a_restart(sig
         first = emulator.inject_inbound_message(CUSTOMER, SUPPORT_NUMBER, body="first, while it runs")
         emulator.inject_inbound_message(CUSTOMER, "+15550000002", body="not the support line")
         _wait(lambda: len(events()) >= 1, 60, "the first asset event")
+        if AIRFLOW_V_3_3_PLUS:  # the cursor is stored once Airflow confirmed the event was: stop after that
+            _wait(
+                lambda: any(first["sid"] in v for (v,) in _query(database, "SELECT value FROM asset_state_store")),
+                30,
+                "the cursor to cover the first event",
+            )
     finally:
         _stop(triggerer)
 

@@ -107,4 +107,5 @@ CALLS = Resource(
     # status: it reaches one at its end, possibly after a later-started call was already seen.
     watch_date="start_time",
     watch_date_final="end_time",
+    list_order=("date_created", "start_time"),
 )

@@ -118,6 +118,7 @@ MESSAGES = Resource(
     ),
     # A message counts from when it was sent or received; a queued one is seen once it is sent.
     watch_date="date_sent",
+    list_order=("date_created", "date_sent"),
     fingerprint=message_fingerprint,
     same_item=same_message,
 )

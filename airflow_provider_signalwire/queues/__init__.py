@@ -1,0 +1,1 @@
+"""The ``signalwire`` scheme of Airflow's common ``MessageQueueTrigger`` (the common-messaging provider)."""
