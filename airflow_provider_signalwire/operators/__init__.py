@@ -10,6 +10,7 @@ from airflow_provider_signalwire.operators.calls import (
     SignalWireSearchCallsOperator,
     SignalWireUpdateCallOperator,
 )
+from airflow_provider_signalwire.operators.export import SignalWireExportOperator
 from airflow_provider_signalwire.operators.messages import (
     SignalWireDeleteMessageOperator,
     SignalWireGetMessageOperator,
@@ -24,6 +25,7 @@ __all__ = [
     "SignalWireCreateCallOperator",
     "SignalWireDeleteCallOperator",
     "SignalWireDeleteMessageOperator",
+    "SignalWireExportOperator",
     "SignalWireGetCallOperator",
     "SignalWireGetMessageOperator",
     "SignalWireRedactMessageOperator",
