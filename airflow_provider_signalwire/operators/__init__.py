@@ -19,6 +19,7 @@ from airflow_provider_signalwire.operators.messages import (
     SignalWireSendMessageOperator,
 )
 from airflow_provider_signalwire.operators.phone_numbers import SignalWireSetPhoneNumberWebhooksOperator
+from airflow_provider_signalwire.operators.retention import SignalWireMessageRetentionOperator
 
 __all__ = [
     "SignalWireApiCallOperator",
@@ -28,6 +29,7 @@ __all__ = [
     "SignalWireExportOperator",
     "SignalWireGetCallOperator",
     "SignalWireGetMessageOperator",
+    "SignalWireMessageRetentionOperator",
     "SignalWireRedactMessageOperator",
     "SignalWireSearchCallsOperator",
     "SignalWireSearchMessagesOperator",
