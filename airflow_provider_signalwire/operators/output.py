@@ -82,13 +82,58 @@ def counts(listing: Listing, what: str) -> tuple[str, int, int]:
     return what, listing.pages, listing.count
 
 
-def walk(hook: SignalWireHook, listing: Listing, log: Any, what: str) -> Iterator[Page]:
+def ahead(pages: Iterator[Page]) -> Iterator[Page]:
+    """
+    The pages of ``pages``, each next one fetched (in a thread) while the caller works on the current one: a
+    writer then costs little more than the listing. At most two pages are in memory.
+    """
+    import queue
+    import threading
+
+    handoff: queue.Queue[tuple[Page | None, BaseException | None]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand(page: Page | None, error: BaseException | None = None) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(queue.Full):
+                handoff.put((page, error), timeout=0.1)
+                return
+
+    def fetch() -> None:
+        try:
+            for page in pages:
+                hand(page)
+                if stop.is_set():
+                    return
+        except BaseException as error:  # handed to the caller, who raises it
+            hand(None, error)
+        else:
+            hand(None)
+
+    thread = threading.Thread(target=fetch, name="signalwire-pages", daemon=True)
+    thread.start()
+    try:
+        while True:
+            page, error = handoff.get()
+            if error is not None:
+                raise error
+            if page is None:
+                return
+            yield page
+    finally:
+        stop.set()
+        thread.join()
+
+
+def walk(hook: SignalWireHook, listing: Listing, log: Any, what: str, *, prefetch: bool = True) -> Iterator[Page]:
     """
     The pages of ``listing``, logging pages, items and time taken at least every :data:`PROGRESS_EVERY` seconds
-    and once at the end; a warning when the listing's limit cut it while more items matched.
+    and once at the end; a warning when the listing's limit cut it while more items matched. With ``prefetch``,
+    the next page is fetched while the caller works on the current one.
     """
     started = last = time.monotonic()
-    for page in hook.pages(listing):
+    pages = hook.pages(listing)
+    for page in ahead(pages) if prefetch else pages:
         yield page
         now = time.monotonic()
         if now - last >= PROGRESS_EVERY:
@@ -124,25 +169,15 @@ def _cell(value: Any) -> Any:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-@contextlib.contextmanager
-def _text_over(binary: Any) -> Iterator[io.TextIOWrapper]:
-    """UTF-8 text over a binary object, handed back to its owner (who closes it) when done."""
-    text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
-    try:
-        yield text
-        text.flush()
-    finally:
-        text.detach()
+# Each page is written in one piece: a write through an ObjectStoragePath costs far more than encoding a line.
 
 
 def _jsonl(binary: Any, pages: Iterable[Page], columns: tuple[str, ...] | None) -> int:
     count = 0
-    with _text_over(binary) as text:
-        for page in pages:
-            text.writelines(
-                json.dumps(keep_fields(item, columns), separators=(",", ":"), default=str) + "\n" for item in page
-            )
-            count += len(page)
+    encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
+    for page in pages:
+        binary.write("".join([encode(keep_fields(item, columns)) + "\n" for item in page]).encode())
+        count += len(page)
     return count
 
 
@@ -150,19 +185,23 @@ def _csv(binary: Any, pages: Iterable[Page], columns: tuple[str, ...] | None) ->
     import csv
 
     count = 0
-    with _text_over(binary) as text:
-        writer = None
-        if columns is not None:
-            writer = csv.DictWriter(text, columns, extrasaction="ignore")
-            writer.writeheader()
-        for page in pages:
-            for item in page:
-                if writer is None:
-                    # Without 'fields', the columns are the first item's: every item of a resource has the same.
-                    writer = csv.DictWriter(text, list(item), extrasaction="ignore")
-                    writer.writeheader()
-                writer.writerow({key: _cell(value) for key, value in item.items()})
-            count += len(page)
+    text = io.StringIO(newline="")
+    writer = None
+    if columns is not None:
+        writer = csv.DictWriter(text, columns, extrasaction="ignore")
+        writer.writeheader()
+    for page in pages:
+        for item in page:
+            if writer is None:
+                # Without 'fields', the columns are the first item's: every item of a resource has the same.
+                writer = csv.DictWriter(text, list(item), extrasaction="ignore")
+                writer.writeheader()
+            writer.writerow({key: _cell(value) for key, value in item.items()})
+        binary.write(text.getvalue().encode())
+        text.seek(0)
+        text.truncate()
+        count += len(page)
+    binary.write(text.getvalue().encode())  # the header of an empty result
     return count
 
 

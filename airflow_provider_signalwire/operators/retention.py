@@ -112,7 +112,8 @@ class SignalWireMessageRetentionOperator(SignalWireBaseOperator):
         settled = self.settle(kept.get("pending", []))
         done = set(settled) | set(refused)
         started = last = time.monotonic()
-        for page in walk(self.hook, listing, self.log, MESSAGES.name):
+        # Each page is read after the one before was acted on, so that deletions cannot shift what is read.
+        for page in walk(self.hook, listing, self.log, MESSAGES.name, prefetch=False):
             wanted = [m for m in page if m["sid"] not in done and (self.action == "delete" or m.get("body"))]
             if dry_run:
                 self.counts["matched"] += len(wanted)
