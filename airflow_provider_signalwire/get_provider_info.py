@@ -34,6 +34,8 @@ def get_provider_info() -> dict[str, Any]:
                     f"{_PACKAGE}.operators.messages",
                     f"{_PACKAGE}.operators.api_call",
                     f"{_PACKAGE}.operators.phone_numbers",
+                    f"{_PACKAGE}.operators.export",
+                    f"{_PACKAGE}.operators.retention",
                 ],
             }
         ],

@@ -10,6 +10,7 @@ from airflow_provider_signalwire.operators.calls import (
     SignalWireSearchCallsOperator,
     SignalWireUpdateCallOperator,
 )
+from airflow_provider_signalwire.operators.export import SignalWireExportOperator
 from airflow_provider_signalwire.operators.messages import (
     SignalWireDeleteMessageOperator,
     SignalWireGetMessageOperator,
@@ -18,14 +19,17 @@ from airflow_provider_signalwire.operators.messages import (
     SignalWireSendMessageOperator,
 )
 from airflow_provider_signalwire.operators.phone_numbers import SignalWireSetPhoneNumberWebhooksOperator
+from airflow_provider_signalwire.operators.retention import SignalWireMessageRetentionOperator
 
 __all__ = [
     "SignalWireApiCallOperator",
     "SignalWireCreateCallOperator",
     "SignalWireDeleteCallOperator",
     "SignalWireDeleteMessageOperator",
+    "SignalWireExportOperator",
     "SignalWireGetCallOperator",
     "SignalWireGetMessageOperator",
+    "SignalWireMessageRetentionOperator",
     "SignalWireRedactMessageOperator",
     "SignalWireSearchCallsOperator",
     "SignalWireSearchMessagesOperator",
