@@ -37,9 +37,7 @@ with DAG(
         path = ObjectStoragePath(params["recipients_csv"])
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(
-                "to,name,slot\n+15550100001,Ada,09:30\n+15550100002,Grace,11:00\n+15550100003,Zoë,14:15\n"
-            )
+            path.write_text("to,name,slot\n+15550100001,Ada,09:30\n+15550100002,Grace,11:00\n+15550100003,Zoë,14:15\n")
         return str(path)
 
     SignalWireBulkSendOperator(
