@@ -6,15 +6,17 @@ store from 3.3, a Variable before), of bounded size whatever the number of recip
 
     {"recipients": {"count", "digest"},  # which list this is about: a retry must be given the same one
      "next": <index of the first recipient not settled>,
-     "in_flight": <the create record of recipient "next", written before its request is sent, or None>,
+     "in_flight": {"sent_at", "in_flight_until", "fingerprints": {<index>: <what recognises its message>}},
      "counts": {"sent", "skipped", "failed"}, "segments", "codes": {<error code>: n},
      "first_sid", "last_sid",
      "pending": [<outcomes not yet written to object storage>], "parts": <parts written>}
 
-Recipients are settled in order, one request at a time, so "every recipient before ``next``" is all a retry needs
-to go on after the last confirmed send. The value is written before each request (the previous answer rides along
-with it) and once at the end; a recipient whose answer was not yet written is the one ``in_flight``, which a retry
-looks for at SignalWire (see :func:`~.create_record.find_created_in_flight`) before texting it again.
+Recipients are settled in order, one request at a time, a batch of about a second's worth after another. Before
+the first of a batch is texted, the value is written with every outcome so far (``next`` is the batch's first
+recipient) and the batch ``in_flight``: when its requests may reach SignalWire, and for each recipient a salted
+digest of its text (never the text). A retry goes on from ``next``, and looks for each of the batch's recipients
+at SignalWire (see :func:`~.create_record.find_created_in_flight`) before texting it again: at most a second's
+worth of lookups, and one ledger write a second however fast the texts go.
 
 Per-recipient outcomes are kept only when a ``results_path`` is given: every :data:`PART_SIZE` of them spill to
 a part file next to it (object storage), so the ledger stays small; the end joins the parts into the results file.
@@ -68,7 +70,6 @@ def settle(state: dict[str, Any], outcome: dict[str, Any], keep_outcomes: bool) 
         code = str(outcome["code"])
         state["codes"][code] = state["codes"].get(code, 0) + 1
     state["next"] = outcome["index"] + 1
-    state["in_flight"] = None
     if keep_outcomes:
         state["pending"].append(outcome)
 

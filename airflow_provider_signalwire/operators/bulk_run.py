@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireConnectionError
@@ -21,6 +22,23 @@ if TYPE_CHECKING:
 #: Answers that mean "do not text this number", recorded as skipped: the recipient replied STOP (21610), the number
 #: is invalid (21211) or cannot receive SMS (21614).
 SKIP_CODES = frozenset({21610, 21211, 21614})
+
+
+#: Recipients are written to the ledger about a second's worth at a time, before any of them is texted.
+BATCH_SECONDS = 1.0
+#: Slack on a batch's planned time before its window is written again (a slow request, a pause).
+WINDOW_MARGIN_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A recipient to settle: its arguments and cost, or the code it is skipped with."""
+
+    index: int
+    to: str
+    arguments: dict[str, Any] | None
+    cost: int
+    skip_code: str | int | None
 
 
 def error_code(error: SignalWireApiError) -> int | str | None:
@@ -82,6 +100,22 @@ class BulkRun:
         settle(self.state, {"index": index, "to": to, "outcome": outcome, **facts}, self.results_path is not None)
 
     def send_all(self, recipients: Iterator[dict[str, Any]], render: Callable[[Mapping[str, Any]], str]) -> None:
+        """Text every recipient from ``next`` on, a batch of about a second's worth at a time."""
+        size = max(1, int(self.bucket.rate * BATCH_SECONDS))
+        batch: list[Item] = []
+        for item in self._items(recipients, render):
+            batch.append(item)
+            if len(batch) == size:
+                self._send_batch(batch)
+                batch = []
+        if batch:
+            self._send_batch(batch)
+        self.write()
+        self.progress.tick(self.state, force=True)
+
+    def _items(
+        self, recipients: Iterator[dict[str, Any]], render: Callable[[Mapping[str, Any]], str]
+    ) -> Iterator[Item]:
         from airflow_provider_signalwire.api.segments import count_segments
         from airflow_provider_signalwire.operators.bulk_plan import message_cost
 
@@ -89,99 +123,114 @@ class BulkRun:
         for index, recipient in enumerate(recipients):
             if index < self.state["next"]:
                 continue
-            to = recipient["to"]
             if index in self.plan.skipped:
-                self.settle(index, to, "skipped", code=self.plan.skipped[index])
+                yield Item(index, recipient["to"], None, 0, self.plan.skipped[index])
                 continue
             body = render(recipient)
-            arguments = self.operator.message_arguments(to, body)
-            in_flight = self.state["in_flight"]
-            if in_flight is not None and in_flight["index"] == index and self._found_earlier(arguments, in_flight):
-                continue
             cost = message_cost(count_segments(body), media)
-            wait_for(self.bucket, cost, lambda: self.progress.tick(self.state), time.sleep)
-            self._send(index, arguments, cost)
-            self.progress.tick(self.state)
-        self.progress.tick(self.state, force=True)
+            yield Item(index, recipient["to"], self.operator.message_arguments(recipient["to"], body), cost, None)
 
-    def _found_earlier(self, arguments: Mapping[str, Any], in_flight: Mapping[str, Any]) -> bool:
+    def _send_batch(self, batch: list[Item]) -> None:
+        earlier = self.state["in_flight"] or {}
+        window: dict[str, Any] | None = None
+        for position, item in enumerate(batch):
+            if item.arguments is None:
+                self.settle(item.index, item.to, "skipped", code=item.skip_code)
+                continue
+            if str(item.index) in earlier.get("fingerprints", {}) and self._found_earlier(item, earlier):
+                continue
+            for attempt in (1, 2):
+                if window is None or time.time() > window["until"]:
+                    window = self._open_window(batch[position:])
+                wait_for(self.bucket, item.cost, lambda: self.progress.tick(self.state), time.sleep)
+                if self._send(item, window, attempt):
+                    break
+            self.progress.tick(self.state)
+        self.state["in_flight"] = None
+
+    def _open_window(self, items: list[Item]) -> dict[str, Any]:
+        """
+        Write to the ledger, before any of ``items`` is sent, that they may be sent from now until the window's
+        end (with what recognises each message), along with every outcome settled so far.
+        """
+        from datetime import UTC, datetime, timedelta
+
+        from airflow_provider_signalwire.api.resources.messages import CREATE_MESSAGE, MESSAGES
+
+        defaults = self.hook.settings.defaults
+        sending = [item for item in items if item.arguments is not None]
+        seconds = sum(item.cost for item in sending) / self.bucket.rate + WINDOW_MARGIN_SECONDS
+        now = datetime.now(UTC)
+        self.state["next"] = items[0].index
+        self.state["in_flight"] = {
+            "sent_at": now.isoformat(),
+            "in_flight_until": (now + timedelta(seconds=seconds) + self.operator.send_timeout()).isoformat(),
+            "fingerprints": {
+                str(item.index): MESSAGES.fingerprint(CREATE_MESSAGE.effective(item.arguments or {}, defaults))
+                for item in sending
+            },
+        }
+        self.write()
+        return {"until": time.time() + seconds, "record": self.state["in_flight"]}
+
+    def _found_earlier(self, item: Item, window: Mapping[str, Any], until: str | None = None) -> bool:
         """Whether SignalWire has the message that an earlier send to this recipient made (its answer was lost)."""
         from airflow_provider_signalwire.api.resources.messages import CREATE_MESSAGE, MESSAGES
         from airflow_provider_signalwire.operators.create_record import find_created_in_flight
 
-        index = in_flight["index"]
-        sent = CREATE_MESSAGE.effective(arguments, self.hook.settings.defaults)
-        found = find_created_in_flight(self.hook, MESSAGES, sent, in_flight["record"])
+        assert item.arguments is not None
+        record = {
+            "sent_at": window["sent_at"],
+            "in_flight_until": until or window["in_flight_until"],
+            "fingerprint": window["fingerprints"][str(item.index)],
+        }
+        sent = CREATE_MESSAGE.effective(item.arguments, self.hook.settings.defaults)
+        found = find_created_in_flight(self.hook, MESSAGES, sent, record)
         if found is None:
             self.log.info(
-                "The send to recipient %d (%s) at %s got no answer; SignalWire has no such message, so sending it.",
-                index,
-                arguments["to"],
-                in_flight["record"]["sent_at"],
+                "A send to recipient %d (%s) got no answer; SignalWire has no such message, so sending it.",
+                item.index,
+                item.to,
             )
-            self.state["in_flight"] = None
             return False
         self.log.info(
-            "The send to recipient %d (%s) got no answer, but SignalWire has its message %s: not sending it again.",
-            index,
-            arguments["to"],
+            "A send to recipient %d (%s) got no answer, but SignalWire has its message %s: not sending it again.",
+            item.index,
+            item.to,
             found.get("sid"),
         )
-        self.settle(index, arguments["to"], "sent", sid=found.get("sid"), segments=found.get("num_segments"))
+        self.settle(item.index, item.to, "sent", sid=found.get("sid"), segments=found.get("num_segments"))
         self.progress.sent_here += 1
         return True
 
-    def _send(self, index: int, arguments: Mapping[str, Any], cost: int) -> None:
-        from airflow_provider_signalwire.api.resources.messages import CREATE_MESSAGE, MESSAGES
+    def _send(self, item: Item, window: Mapping[str, Any], attempt: int) -> bool:
+        """Send one text; whether its recipient is settled (``False``: send it again, once)."""
+        from datetime import UTC, datetime
+
+        from airflow_provider_signalwire.api.resources.messages import MESSAGES
         from airflow_provider_signalwire.api.retries import certainly_not_processed
-        from airflow_provider_signalwire.operators.create_record import new_record
 
-        to = arguments["to"]
-        sent = CREATE_MESSAGE.effective(arguments, self.hook.settings.defaults)
-        for attempt in (1, 2):
-            record = new_record(self.operator.send_timeout(), MESSAGES.fingerprint(sent))
-            self.state["next"] = index
-            self.state["in_flight"] = {"index": index, "record": record}
-            self.write()
-            try:
-                message = self.hook.create(MESSAGES, **arguments)
-            except SignalWireApiError as error:
-                if not certainly_not_processed(error):
-                    if self._resolve(index, arguments, record, error, attempt):
-                        return
-                    continue
-                code = error_code(error)
-                outcome = "skipped" if code in SKIP_CODES else "failed"
-                if outcome == "failed":
-                    self.log.warning("Recipient %d (%s) failed: HTTP %s, code %s", index, to, error.status, code)
-                self.settle(index, to, outcome, code=code)
-                return
-            except SignalWireConnectionError as error:
-                if not certainly_not_processed(error):
-                    if self._resolve(index, arguments, record, error, attempt):
-                        return
-                    continue
-                self.state["in_flight"] = None
-                self.write()
-                raise
-            self.settle(index, to, "sent", sid=message.get("sid"), segments=message.get("num_segments") or cost)
-            self.progress.sent_here += 1
-            return
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _resolve(
-        self, index: int, arguments: Mapping[str, Any], record: dict[str, Any], error: Exception, attempt: int
-    ) -> bool:
-        """After an ambiguous answer: settle the recipient if SignalWire has its message, else send once more."""
-        from airflow_provider_signalwire.operators.create_record import given_up
-
-        self.state["in_flight"] = {"index": index, "record": given_up(record)}
-        self.write()
-        self.log.warning(
-            "The send to recipient %d got no clear answer (%s); looking for it at SignalWire.", index, error
-        )
-        if self._found_earlier(arguments, self.state["in_flight"]):
+        assert item.arguments is not None
+        try:
+            message = self.hook.create(MESSAGES, **item.arguments)
+        except (SignalWireApiError, SignalWireConnectionError) as error:
+            if not certainly_not_processed(error):
+                self.log.warning("Recipient %d's send got no clear answer (%s); looking for it.", item.index, error)
+                if self._found_earlier(item, window["record"], until=datetime.now(UTC).isoformat()):
+                    return True
+                if attempt == 2:
+                    raise
+                return False
+            if isinstance(error, SignalWireConnectionError):
+                raise  # SignalWire cannot be reached: a retry goes on from here
+            code = error_code(error)
+            outcome = "skipped" if code in SKIP_CODES else "failed"
+            if outcome == "failed":
+                self.log.warning("Recipient %d (%s) failed: HTTP %s, code %s", item.index, item.to, error.status, code)
+            self.settle(item.index, item.to, outcome, code=code)
             return True
-        if attempt == 2:
-            raise error
-        return False
+        self.settle(
+            item.index, item.to, "sent", sid=message.get("sid"), segments=message.get("num_segments") or item.cost
+        )
+        self.progress.sent_here += 1
+        return True
