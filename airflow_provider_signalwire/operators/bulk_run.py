@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 SKIP_CODES = frozenset({21610, 21211, 21614})
 
 
+#: Seconds of sending a late loop may catch up on at once.
+CATCH_UP_SECONDS = 0.2
 #: Recipients are written to the ledger about a second's worth at a time, before any of them is texted.
 BATCH_SECONDS = 1.0
 #: Slack on a batch's planned time before its window is written again (a slow request, a pause).
@@ -89,7 +91,8 @@ class BulkRun:
     ) -> None:
         self.operator, self.hook, self.log = operator, operator.hook, operator.log
         self.ledger, self.state, self.results_path, self.plan = ledger, state, results_path, plan
-        self.bucket = TokenBucket(rate)
+        # A fifth of a second's worth of catch-up: a late wake-up (a busy machine) does not lower the rate.
+        self.bucket = TokenBucket(rate, burst=rate * CATCH_UP_SECONDS)
         self.progress = Progress(operator.log, plan.identity["count"], interval)
 
     def write(self) -> None:

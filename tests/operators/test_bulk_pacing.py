@@ -75,3 +75,20 @@ def test_waiting_reports_at_least_once_a_second():
     wait_for(bucket, 1, lambda: ticks.append(clock.now), clock.sleep)
 
     assert len(ticks) >= 10 and all(b - a <= 1.0 for a, b in itertools.pairwise(ticks))
+
+
+def test_a_late_wake_up_is_caught_up_within_the_burst():
+    # A busy machine wakes the sender 30 ms late each time: with a fifth of a second of catch-up the average holds.
+    clock = FakeClock()
+    bucket = TokenBucket(50, burst=10, clock=clock)
+
+    def late_sleep(seconds: float) -> None:
+        clock.sleep(seconds + 0.03)
+
+    start = clock.now
+    for _ in range(500):
+        wait_for(bucket, 1, lambda: None, late_sleep)
+        clock.sleep(0.002)  # the request
+
+    assert 499 / (clock.now - start) == pytest.approx(50, rel=0.05)
+    assert TokenBucket(50, clock=clock).burst == 1, "without catch-up it stays strictly even"
