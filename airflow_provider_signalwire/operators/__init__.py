@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow_provider_signalwire.operators.api_call import SignalWireApiCallOperator
+from airflow_provider_signalwire.operators.bulk_send import SignalWireBulkSendOperator
 from airflow_provider_signalwire.operators.calls import (
     SignalWireCreateCallOperator,
     SignalWireDeleteCallOperator,
@@ -23,6 +24,7 @@ from airflow_provider_signalwire.operators.retention import SignalWireMessageRet
 
 __all__ = [
     "SignalWireApiCallOperator",
+    "SignalWireBulkSendOperator",
     "SignalWireCreateCallOperator",
     "SignalWireDeleteCallOperator",
     "SignalWireDeleteMessageOperator",

@@ -89,3 +89,19 @@ def test_api_call_example_lists_the_spaces_phone_numbers(run_dag, signalwire_emu
     assert request["query"]["page_size"] == ["50"]
     expected = sorted(n["number"] for n in signalwire_emulator.phone_numbers)
     assert sorted(xcom_value(dag_run, "numbers_of")) == expected == ["+15550000001", "+15550000002"]
+
+
+def test_bulk_send_example_texts_everyone_in_the_csv_once(run_dag, signalwire_emulator, tmp_path):
+    import json
+
+    conf = {"recipients_csv": f"file://{tmp_path}/people.csv", "results": f"file://{tmp_path}/results.jsonl"}
+    dag = load_example_dag("example_signalwire_bulk_send")
+
+    dag_run = run_dag(dag, run_conf=conf)
+
+    assert dag_run.state == "success", task_states(dag_run)
+    bodies = sorted(m["body"] for m in signalwire_emulator.messages)
+    assert len(bodies) == 3 and bodies[2].startswith("Hi Zoë, your appointment is at 14:15 on ")
+    assert xcom_value(dag_run, "send_reminders")["sent"] == 3
+    rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [r["outcome"] for r in rows] == ["sent"] * 3
