@@ -1,6 +1,6 @@
 """
-Keep message bodies no longer than needed: each day, find the messages sent more than ``retention_days``
-ago, clear their bodies (redact), then delete them.
+Keep message bodies no longer than needed: each day, delete the messages sent more than ``retention_days`` ago
+(clearing the body of any that SignalWire will not delete), in one task that puts no body into Airflow.
 
 Connection ``signalwire_default``. Works as it is against the local emulator
 (``python -m airflow_provider_signalwire.testing.emulator``) and a real Space.
@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Param
 
-from airflow_provider_signalwire.operators import (
-    SignalWireDeleteMessageOperator,
-    SignalWireRedactMessageOperator,
-    SignalWireSearchMessagesOperator,
-)
+from airflow_provider_signalwire.operators import SignalWireMessageRetentionOperator
 
 with DAG(
     dag_id="example_signalwire_retention",
@@ -27,20 +23,10 @@ with DAG(
     tags=["example", "signalwire"],
     params={"retention_days": Param(90, type="integer", minimum=1, description="Days a message is kept.")},
 ) as dag:
-    search_old_messages = SignalWireSearchMessagesOperator(
-        task_id="search_old_messages",
-        # A date: SignalWire's whole UTC days, so every message sent before that day.
-        date_sent_before="{{ macros.ds_add(ds, -params.retention_days) }}",
-        limit=1000,
+    # Seconds, as the template renders them; the XCom gets counts only (matched, redacted, deleted, skipped).
+    SignalWireMessageRetentionOperator(
+        task_id="delete_old_messages",
+        older_than="{{ params.retention_days * 86400 }}",
+        action="delete",
+        retries=3,
     )
-
-    @task
-    def sids_of(messages: list[dict]) -> list[str]:
-        return [message["sid"] for message in messages]
-
-    old_sids = sids_of(search_old_messages.output)
-
-    redact_bodies = SignalWireRedactMessageOperator.partial(task_id="redact_body").expand(sid=old_sids)
-    delete_messages = SignalWireDeleteMessageOperator.partial(task_id="delete_message").expand(sid=old_sids)
-
-    redact_bodies >> delete_messages

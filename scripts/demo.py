@@ -29,7 +29,7 @@ LOG = HOME / "demo.log"
 DEMO_DAGS = [
     ("example_signalwire_messages", "send an SMS and an MMS, wait for delivery, search the data interval"),
     ("example_signalwire_calls", "place a call, wait, look it up, hang up"),
-    ("example_signalwire_retention", "search old messages, redact their bodies, delete them"),
+    ("example_signalwire_retention", "delete old messages in one task (bodies cleared where deletion is refused)"),
     ("example_signalwire_api_call", "a raw API call: list the Space's phone numbers"),
 ]
 

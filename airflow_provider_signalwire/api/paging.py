@@ -130,7 +130,7 @@ class Listing:
     :param plan: what to list.
     """
 
-    __slots__ = ("contents", "count", "fetched", "plan", "request")
+    __slots__ = ("contents", "count", "fetched", "pages", "plan", "request", "truncated")
 
     def __init__(self, plan: ListPlan) -> None:
         self.plan = plan
@@ -138,11 +138,15 @@ class Listing:
         self.fetched: set[str] = set()
         self.contents: set[int] = set()
         self.count = 0
+        self.pages = 0
+        #: Whether the limit ended the walk while more items matched (or another page could have held some).
+        self.truncated = False
 
     def take(self, page: Any) -> list[dict[str, Any]]:
         """The items of ``page`` (the answer to :attr:`request`) to hand out; moves :attr:`request` on."""
         assert self.request is not None
         self.fetched.add(self.request.path)
+        self.pages += 1
         items = self.plan.items(page)
         content = page_fingerprint(items)
         if content in self.contents:
@@ -154,6 +158,7 @@ class Listing:
             items = [item for item in items if self.plan.accept(item)]
         limit = self.plan.limit
         if limit is not None and self.count + len(items) >= limit:
+            self.truncated = self.count + len(items) > limit or self.plan.next_request(page, self.fetched) is not None
             items = items[: limit - self.count]
             self.request = None
         elif passed_bound:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from airflow_provider_signalwire.api.connection import ConnectionSettings
     from airflow_provider_signalwire.api.paging import Listing, ListPlan
     from airflow_provider_signalwire.api.request import ApiRequest
-    from airflow_provider_signalwire.api.resource import Defaults
+    from airflow_provider_signalwire.api.resource import Defaults, Resource
     from airflow_provider_signalwire.api.retries import RetryPolicy
 
 
@@ -132,8 +132,25 @@ class SignalWireHook(SignalWireHookBase, BaseHook):
         return self._pages(Listing(build(self.settings.defaults)))
 
     def _pages(self, listing: Listing) -> Iterator[dict[str, Any]]:
+        for page in self.pages(listing):
+            yield from page
+
+    def listing(
+        self, resource: Resource, *, page_size: int | None = None, limit: int | None = None, **filters: Any
+    ) -> Listing:
+        """
+        A walk through the items of ``resource`` matching ``filters``, for :meth:`pages`; built (and every
+        filter checked) now, before any request. It counts the pages and items, and says whether ``limit`` cut it.
+        """
+        from airflow_provider_signalwire.api.paging import Listing
+
+        plan = resource.list_plan(self.settings.defaults, page_size=page_size, limit=limit, filters=filters)
+        return Listing(plan)
+
+    def pages(self, listing: Listing) -> Iterator[list[dict[str, Any]]]:
+        """The items of a :meth:`listing`, one list per page, fetched as they are asked for."""
         while listing.request is not None:
-            yield from listing.take(self._call(listing.request))
+            yield listing.take(self._call(listing.request))
 
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap read (a single message of the Project) and report how it went."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow_provider_signalwire.operators.api_call import SignalWireApiCallOperator
+from airflow_provider_signalwire.operators.bulk_send import SignalWireBulkSendOperator
 from airflow_provider_signalwire.operators.calls import (
     SignalWireCreateCallOperator,
     SignalWireDeleteCallOperator,
@@ -10,6 +11,7 @@ from airflow_provider_signalwire.operators.calls import (
     SignalWireSearchCallsOperator,
     SignalWireUpdateCallOperator,
 )
+from airflow_provider_signalwire.operators.export import SignalWireExportOperator
 from airflow_provider_signalwire.operators.messages import (
     SignalWireDeleteMessageOperator,
     SignalWireGetMessageOperator,
@@ -18,14 +20,18 @@ from airflow_provider_signalwire.operators.messages import (
     SignalWireSendMessageOperator,
 )
 from airflow_provider_signalwire.operators.phone_numbers import SignalWireSetPhoneNumberWebhooksOperator
+from airflow_provider_signalwire.operators.retention import SignalWireMessageRetentionOperator
 
 __all__ = [
     "SignalWireApiCallOperator",
+    "SignalWireBulkSendOperator",
     "SignalWireCreateCallOperator",
     "SignalWireDeleteCallOperator",
     "SignalWireDeleteMessageOperator",
+    "SignalWireExportOperator",
     "SignalWireGetCallOperator",
     "SignalWireGetMessageOperator",
+    "SignalWireMessageRetentionOperator",
     "SignalWireRedactMessageOperator",
     "SignalWireSearchCallsOperator",
     "SignalWireSearchMessagesOperator",

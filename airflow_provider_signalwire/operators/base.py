@@ -129,25 +129,67 @@ class SignalWireSidOperator(SignalWireBaseOperator):
 
 class SignalWireSearchOperator(SignalWireBaseOperator):
     """
-    Base of the search operators: list a resource with its filters, return a list of the API's dicts.
+    Base of the search operators: list a resource with its filters, return a list of the API's dicts, or write
+    them to object storage and return where.
+
+    The listing logs its progress (pages, items, time) at least every 10 seconds, and warns when ``limit`` cut
+    it while more items matched.
 
     :param limit: at most this many results (templated); ``None`` for all of them.
     :param page_size: items per page requested from SignalWire (templated); default: as large as useful.
+    :param output_path: write the results here instead of XCom (templated): an ``ObjectStoragePath`` or a URL
+        such as ``file:///data/{{ ds }}.jsonl`` or ``s3://bucket/messages/{{ ds }}.jsonl``; XCom then gets
+        ``{"path": ..., "count": ...}``. The object is replaced at each run.
+    :param output_format: ``jsonl`` (default), ``csv`` or ``parquet`` (needs pyarrow), for ``output_path``.
+    :param fields: keep only these fields of each item (templated), e.g. ``["sid", "status", "date_sent"]``.
     """
 
     resource: ClassVar[Resource]
+    search_template_fields: ClassVar[tuple[str, ...]] = ("limit", "page_size", "output_path", "output_format", "fields")
 
-    def __init__(self, *, limit: int | None = DEFAULT_SEARCH_LIMIT, page_size: int | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        limit: int | None = DEFAULT_SEARCH_LIMIT,
+        page_size: int | None = None,
+        output_path: Any = None,
+        output_format: str = "jsonl",
+        fields: str | Sequence[str] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.limit = limit
         self.page_size = page_size
+        # Kept as text, so that it is templated and serialized like any URL.
+        self.output_path = None if output_path is None else str(output_path)
+        self.output_format = output_format
+        self.fields = fields
 
-    def execute(self, context: Context) -> list[dict[str, Any]]:
+    def execute(self, context: Context) -> list[dict[str, Any]] | dict[str, Any]:
+        from airflow_provider_signalwire.operators.output import (
+            check_fields,
+            check_format,
+            keep_fields,
+            storage_path,
+            walk,
+            write_rows,
+        )
+
         filters = self.present_arguments(self.resource.filter_names())
-        # The hook checks every filter when it builds the first request, before anything is sent.
-        found = self.hook.list(
+        fields = check_fields(self.fields)
+        path = None
+        if self.output_path is not None:
+            path = storage_path("output_path", self.output_path)
+            output_format = check_format("output_format", self.output_format)
+        # The hook checks every filter when it builds the listing, before anything is sent.
+        listing = self.hook.listing(
             self.resource, limit=as_whole_number(self.limit), page_size=as_whole_number(self.page_size), **filters
         )
-        results = list(found)
+        pages = walk(self.hook, listing, self.log, self.resource.name)
+        if path is not None:
+            count = write_rows(path, output_format, pages, fields)
+            self.log.info("Wrote %d SignalWire %s to %s", count, self.resource.name, path)
+            return {"path": str(path), "count": count}
+        results = [keep_fields(item, fields) for page in pages for item in page]
         self.log.info("Found %d SignalWire %s", len(results), self.resource.name)
         return results

@@ -242,8 +242,7 @@ class SignalWireSearchCallsOperator(SignalWireSearchOperator):
     template_fields: Sequence[str] = (
         *SignalWireBaseOperator.template_fields,
         *CALLS.filter_names(),
-        "limit",
-        "page_size",
+        *SignalWireSearchOperator.search_template_fields,
     )
 
     def __init__(

@@ -117,18 +117,10 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
 
     def find_created_in_flight(self, arguments: Mapping[str, Any], record: Mapping[str, Any]) -> Any:
         """The item between the same numbers that the recorded create could have made, if SignalWire has one."""
-        from airflow_provider_signalwire.operators.create_record import (
-            DEDUP_SCAN_LIMIT,
-            earliest_created_within,
-            in_flight_window,
-        )
+        from airflow_provider_signalwire.operators.create_record import find_created_in_flight
 
         sent = self.operation.effective(arguments, self.hook.settings.defaults)
-        filters = {name: sent[name] for name in ("to", "from_") if sent.get(name)}
-        items = self.hook.list(self.resource, limit=DEDUP_SCAN_LIMIT, **filters)
-        fingerprint = record.get("fingerprint") or {}
-        start, end = in_flight_window(record)
-        return earliest_created_within(items, start, end, lambda item: self.resource.same_item(fingerprint, item))
+        return find_created_in_flight(self.hook, self.resource, sent, record)
 
     # The flow ------------------------------------------------------------------------------------
 

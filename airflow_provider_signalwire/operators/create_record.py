@@ -70,6 +70,18 @@ def earliest_created_within(
     return min(found, key=lambda pair: pair[0])[1] if found else None
 
 
+def find_created_in_flight(hook: Any, resource: Any, sent: Mapping[str, Any], record: Mapping[str, Any]) -> Any:
+    """
+    The item of ``resource`` between the numbers of ``sent`` (a create's arguments as sent) that the create
+    ``record`` describes could have made while it was in flight, if SignalWire has one.
+    """
+    filters = {name: sent[name] for name in ("to", "from_") if sent.get(name)}
+    items = hook.list(resource, limit=DEDUP_SCAN_LIMIT, **filters)
+    fingerprint = record.get("fingerprint") or {}
+    start, end = in_flight_window(record)
+    return earliest_created_within(items, start, end, lambda item: resource.same_item(fingerprint, item))
+
+
 def forget_create_record(context: Mapping[str, Any]) -> None:
     """
     ``on_success_callback`` of the create operators: forget the record once no retry can need it.

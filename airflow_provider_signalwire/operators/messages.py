@@ -128,8 +128,7 @@ class SignalWireSearchMessagesOperator(SignalWireSearchOperator):
     template_fields: Sequence[str] = (
         *SignalWireBaseOperator.template_fields,
         *MESSAGES.filter_names(),
-        "limit",
-        "page_size",
+        *SignalWireSearchOperator.search_template_fields,
     )
 
     def __init__(

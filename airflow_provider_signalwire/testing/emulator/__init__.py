@@ -26,6 +26,10 @@ Statuses move on with elapsed time, computed when a resource is read (no backgro
   ``media_urls`` entry of an injected message) becomes a media item.
 * call: ``queued`` → ``ringing`` → ``in-progress`` (``start_time``) → ``completed`` (``end_time``, ``duration``).
 
+With ``message_rate`` (``--message-rate``) each sender sends that many segments a second and the rest waits
+``queued``; beyond ``backlog_limit`` segments a new message fails with ``30001``. ``opt_out(number)`` makes a
+message to that number a 400 ``21610``. ``num_segments`` counts GSM-7 / UCS-2 segments as carriers do.
+
 ``advance_clock(seconds)`` moves the emulator's clock on, so tests can step statuses without sleeping.
 Outbound ``From`` numbers are not checked against the project unless ``require_owned_from=True``
 (``--require-owned-from``). No webhooks or status callbacks are sent.
@@ -59,6 +63,7 @@ code     HTTP    shape           when
 21205    400     errors array    call create without ``Url`` and ``ApplicationSid``, or with both
 21211    400     plain / array   bad or missing ``To`` (array shape on call create)
 21212    400     plain / array   bad or missing ``From`` (and no ``MessagingServiceSid`` on a message)
+21610    400     plain           message to a number marked with ``opt_out`` (the recipient replied STOP)
 21210    422     plain           ``From`` not a project number, only with ``require_owned_from=True``; on
                                  messages reproduces a recorded exchange: ``"code": "21210"`` (a string) and
                                  body ``"status": 400`` on an HTTP 422 (400 errors array on calls)
@@ -99,7 +104,8 @@ Control API (no auth, never faulted or logged)
 ``GET /__emulator__/requests`` (``?method=&path_regex=``), ``POST /__emulator__/reset``,
 ``POST /__emulator__/inbound/messages`` and ``/inbound/calls`` (JSON like the Python methods),
 ``GET|POST|DELETE /__emulator__/faults``, ``POST /__emulator__/seed/messages``,
-``POST /__emulator__/phone_numbers``, ``POST /__emulator__/clock`` (``{"advance_seconds": n}``).
+``POST /__emulator__/phone_numbers``, ``POST /__emulator__/clock`` (``{"advance_seconds": n}``),
+``POST /__emulator__/opt_outs`` (``{"numbers": [...]}``).
 
 Command line
 ============

@@ -33,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--token", default=DEFAULT_API_TOKEN)
     parser.add_argument("--status-step-seconds", type=float, default=0.2)
     parser.add_argument("--require-owned-from", action="store_true", help="refuse a From outside the project")
+    parser.add_argument("--message-rate", type=float, default=None, help="segments a second per sender")
+    parser.add_argument("--backlog-limit", type=int, default=10_000, help="segments a sender's queue holds")
     parser.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
     args = parser.parse_args(argv)
     # A fake server with a known token must not be reachable from other machines by accident.
@@ -53,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         status_step_seconds=args.status_step_seconds,
         require_owned_from=args.require_owned_from,
+        message_rate=args.message_rate,
+        backlog_limit=args.backlog_limit,
     ).start()
     try:
         print(f"signalwire-emulator base_url={emulator.base_url} conn_uri={emulator.connection_uri()}", flush=True)

@@ -25,6 +25,10 @@ class Settings:
     status_step_seconds: float = 0.2
     require_owned_from: bool = False
     messages_by_date_sent: bool = False
+    #: Segments a second each sender sends; what exceeds it waits queued. ``None``: no limit.
+    message_rate: float | None = None
+    #: Segments a sender's queue holds before a new message fails with 30001 (queue overflow).
+    backlog_limit: int = 10_000
 
 
 class Context:

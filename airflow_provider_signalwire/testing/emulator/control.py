@@ -50,6 +50,7 @@ class ControlApi:
             ("POST", "seed/messages"): self._seed_messages,
             ("POST", "phone_numbers"): self._add_phone_number,
             ("POST", "clock"): self._advance_clock,
+            ("POST", "opt_outs"): self._opt_out,
         }
 
     def handle(self, method: str, path: str, query: Form, raw: bytes) -> Reply:
@@ -145,3 +146,8 @@ class ControlApi:
     def _advance_clock(self, query: Form, payload: dict[str, Any]) -> Reply:
         self._emulator.advance_clock(float(payload["advance_seconds"]))
         return Reply(200, {"now": iso8601(self._emulator.now())})
+
+    def _opt_out(self, query: Form, payload: dict[str, Any]) -> Reply:
+        numbers = [str(number) for number in payload["numbers"]]
+        self._emulator.opt_out(*numbers)
+        return Reply(200, {"opted_out": numbers})

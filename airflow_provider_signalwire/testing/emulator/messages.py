@@ -5,12 +5,12 @@ Operations ``list_messages``, ``create_message``, ``retrieve_message``, ``update
 ``delete_message``, and for a message's media ``list_media``, ``retrieve_media`` and
 ``delete_message_media``; a media ``uri`` without ``.json`` serves the content. An outbound message goes
 ``queued`` → ``sent`` → ``delivered`` one ``status_step_seconds`` apart; an MMS stops at ``sent`` (no
-delivery report), and magic ``To`` numbers fail.
+delivery report), and magic ``To`` numbers fail. What exceeds a sender's rate waits ``queued`` (see
+:mod:`.sending`).
 """
 
 from __future__ import annotations
 
-import math
 import mimetypes
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +36,7 @@ from airflow_provider_signalwire.testing.emulator.phone_numbers import PhoneNumb
 from airflow_provider_signalwire.testing.emulator.records import SortedRecords, SortKey, walk_page
 from airflow_provider_signalwire.testing.emulator.replies import Reply, invalid_arguments, not_found, plain_error
 from airflow_provider_signalwire.testing.emulator.routing import ApiRequest, Route
+from airflow_provider_signalwire.testing.emulator.sending import QUEUE_OVERFLOW, SenderQueues, segments
 from airflow_provider_signalwire.testing.emulator.timeline import Plan, change, settle
 from airflow_provider_signalwire.testing.emulator.validation import (
     E164,
@@ -97,14 +98,6 @@ class _PlacedBySent:
     message: MessageRecord
 
 
-def segments(body: str) -> int:
-    """How many SMS segments carry ``body`` (GSM-7 vs UCS-2 approximated by ASCII or not)."""
-    if not body:
-        return 0
-    single, multi = (160, 153) if body.isascii() else (70, 67)
-    return 1 if len(body) <= single else math.ceil(len(body) / multi)
-
-
 def content_type_of(url: str) -> str:
     """The media type a media URL names by its extension (the emulator never fetches it)."""
     path = urlsplit(url).path.lower()
@@ -117,6 +110,7 @@ class Messages:
         self._context = context
         self._phone_numbers = phone_numbers
         self._records: SortedRecords[MessageRecord] = SortedRecords()
+        self.queues = SenderQueues()
 
     def routes(self) -> list[Route]:
         return [
@@ -261,6 +255,8 @@ class Messages:
         to = first(form, "To")
         if not to or not E164.fullmatch(to):
             raise plain_error(400, 21211, f"Invalid 'To' Phone Number: {to or '(missing)'}")
+        if to in self.queues.opted_out:
+            raise plain_error(400, 21610, f"Attempt to send to unsubscribed recipient {to}")
         from_, service = first(form, "From"), first(form, "MessagingServiceSid")
         if from_ is None and not service:
             raise plain_error(400, 21212, "A 'From' phone number or a MessagingServiceSid is required")
@@ -294,7 +290,13 @@ class Messages:
         message = self._new(sender, to, body, media, "outbound-api", "queued", now)
         message.messaging_service_sid = service or None
         price = round(0.01 if mms else 0.00415 * max(1, segments(body)), 5)
-        message.pending = self._plan(now, to, mms, price)
+        settings = self._context.settings
+        cost = 1 if mms else segments(body)
+        leaves_at = self.queues.admit(service or sender, cost, now, settings.message_rate, settings.backlog_limit)
+        if leaves_at is None:
+            message.status, (message.error_code, message.error_message) = "failed", QUEUE_OVERFLOW
+        else:
+            message.pending = self._plan(leaves_at, to, mms, price)
         self._records.add(message)
         return Reply(201, self.view(message, now))
 

@@ -33,6 +33,9 @@ class SignalWireEmulator:
         ``ORDER BY date_sent DESC`` puts NULLs on PostgreSQL), instead of by ``date_created``. SignalWire only
         says "most recent first" and Twilio, whose API it follows, sorts by ``DateSent``: code that must not
         rely on either order is tested with both.
+    :param message_rate: segments a second each sender sends; what exceeds it waits ``queued``, as SignalWire
+        queues it (``None``: no limit).
+    :param backlog_limit: segments a sender's queue holds before a new message fails with 30001.
     """
 
     def __init__(
@@ -45,6 +48,8 @@ class SignalWireEmulator:
         *,
         require_owned_from: bool = False,
         messages_by_date_sent: bool = False,
+        message_rate: float | None = None,
+        backlog_limit: int = 10_000,
     ) -> None:
         if status_step_seconds < 0:
             raise ValueError("status_step_seconds must not be negative")
@@ -52,7 +57,9 @@ class SignalWireEmulator:
         self._api_token = api_token
         self._host = host
         self._requested_port = port
-        self._settings = Settings(float(status_step_seconds), require_owned_from, messages_by_date_sent)
+        self._settings = Settings(
+            float(status_step_seconds), require_owned_from, messages_by_date_sent, message_rate, backlog_limit
+        )
         self._lock = threading.RLock()
         self._state = EmulatorState(project_id, self._settings)
         self._dispatcher = Dispatcher(project_id, api_token, self._lock, lambda: self._state, ControlApi(self).handle)
@@ -73,6 +80,19 @@ class SignalWireEmulator:
     @require_owned_from.setter
     def require_owned_from(self, required: bool) -> None:
         self._settings.require_owned_from = required
+
+    @property
+    def message_rate(self) -> float | None:
+        return self._settings.message_rate
+
+    @message_rate.setter
+    def message_rate(self, rate: float | None) -> None:
+        self._settings.message_rate = None if rate is None else float(rate)
+
+    def opt_out(self, *numbers: str) -> None:
+        """Mark numbers as having replied STOP: a message to them is refused with 21610."""
+        with self._lock:
+            self._state.messages.queues.opted_out.update(numbers)
 
     # ------------------------------------------------------------------ lifecycle
 
