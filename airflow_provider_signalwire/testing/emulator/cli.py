@@ -33,6 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--token", default=DEFAULT_API_TOKEN)
     parser.add_argument("--status-step-seconds", type=float, default=0.2)
     parser.add_argument("--require-owned-from", action="store_true", help="refuse a From outside the project")
+    parser.add_argument("--signing-key", default=None, help="Signing Key that signs the webhooks it delivers")
     parser.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
     args = parser.parse_args(argv)
     # A fake server with a known token must not be reachable from other machines by accident.
@@ -53,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         status_step_seconds=args.status_step_seconds,
         require_owned_from=args.require_owned_from,
+        signing_key=args.signing_key,
     ).start()
     try:
         print(f"signalwire-emulator base_url={emulator.base_url} conn_uri={emulator.connection_uri()}", flush=True)

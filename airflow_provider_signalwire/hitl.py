@@ -1,0 +1,146 @@
+"""
+What the human-in-the-loop notifier and the reply receiver share: responders, request codes and reply wording.
+
+* **Responders** are Airflow users mapped to phone numbers, in the SignalWire connection's ``hitl_responders``
+  extra: a JSON object from an Airflow user id to a number (``{"alice": "+15551230000"}``), or to
+  ``{"phone": "+1...", "name": "Alice Example"}`` where the user's display name differs from its id.
+* **Request codes** are random (``secrets``), one per HITL request, kept as once-only markers in Airflow's
+  metadata database (:class:`~airflow_provider_signalwire.ledger.SharedMarkers`, one Variable per connection).
+  A code's marker names the request (DAG, run, task, map index, task instance id) and the users it was sent to;
+  the request's own answer state in Airflow says whether the code is still good.
+
+Nothing here sends a request; only :func:`read_responders` and :func:`request_markers` reach Airflow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from airflow_provider_signalwire.ledger import SharedMarkers
+
+RESPONDERS_EXTRA = "hitl_responders"
+#: How long a code's marker is kept at most; each marker also carries its own ``expires_at``.
+MARKER_TTL = 31 * 24 * 3600.0
+#: How long a code stays good after its request's deadline, or after it was sent when there is none.
+CODE_GRACE = 24 * 3600.0
+NO_DEADLINE_TTL = 14 * 24 * 3600.0
+
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+# An answer (an option's name or number, several separated by commas) and the code, e.g. "APPROVE 4821".
+_REPLY = re.compile(r"\s*(?P<answer>\S(?:.*\S)?)\s+(?P<code>\d{4,8})\s*[.!]?\s*", re.DOTALL)
+
+
+class Responder(NamedTuple):
+    user_id: str
+    name: str
+    phone: str
+
+
+def parse_responders(value: Any, conn_id: str) -> dict[str, Responder]:
+    """
+    The ``hitl_responders`` extra of connection ``conn_id``, checked: responders by Airflow user id.
+
+    :raises ValueError: naming the extra, what is allowed and what was given (never a whole number list).
+    """
+    where = f"The SignalWire connection {conn_id!r} extra {RESPONDERS_EXTRA!r}"
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            raise ValueError(
+                f"{where} must be a JSON object of Airflow user id to phone number; got text that is not JSON."
+            ) from None
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f"{where} must be a JSON object of Airflow user id to phone number; got {type(value).__name__}."
+        )
+    found: dict[str, Responder] = {}
+    owners: dict[str, str] = {}
+    for user_id, entry in value.items():
+        phone, name = (
+            (entry.get("phone"), entry.get("name") or user_id) if isinstance(entry, Mapping) else (entry, user_id)
+        )
+        if not isinstance(phone, str) or not _E164.fullmatch(phone):
+            raise ValueError(
+                f"{where}: user {user_id!r} must map to an E.164 number such as '+15551230000' "
+                f"(or {{'phone': ..., 'name': ...}}); got {phone!r}."
+            )
+        if phone in owners:
+            raise ValueError(f"{where}: users {owners[phone]!r} and {user_id!r} share one number; give each its own.")
+        owners[phone] = str(user_id)
+        found[str(user_id)] = Responder(str(user_id), str(name), phone)
+    return found
+
+
+def read_responders(conn_id: str) -> dict[str, Responder]:
+    """The responders of connection ``conn_id`` (empty when it maps none)."""
+    from airflow.sdk import BaseHook
+
+    return parse_responders(BaseHook.get_connection(conn_id).extra_dejson.get(RESPONDERS_EXTRA) or {}, conn_id)
+
+
+def request_markers(conn_id: str) -> SharedMarkers:
+    """The markers of the connection's HITL requests: their codes and the SMS already sent."""
+    from airflow_provider_signalwire.ledger import SharedMarkers, digest
+
+    return SharedMarkers(f"hitl_{digest(conn_id)}", MARKER_TTL)
+
+
+def new_code(digits: int) -> str:
+    """A random code of ``digits`` digits; knowing other codes tells nothing about it."""
+    return str(secrets.randbelow(10**digits)).zfill(digits)
+
+
+def code_marker(code: str) -> str:
+    """The marker naming the request that ``code`` answers (a digest: the code itself is not a key)."""
+    return "code:" + hashlib.sha256(code.encode()).hexdigest()[:24]
+
+
+def request_marker(ti_id: str) -> str:
+    return f"request:{ti_id}"
+
+
+def parse_reply(body: str) -> tuple[str, str] | None:
+    """``(answer, code)`` of a reply such as ``APPROVE 4821`` or ``2 4821``; ``None`` when it reads otherwise."""
+    found = _REPLY.fullmatch(body or "")
+    return (found.group("answer"), found.group("code")) if found else None
+
+
+def choose_options(answer: str, options: Sequence[str], multiple: bool) -> list[str] | None:
+    """
+    The options an answer names, by name (any case) or by number (1 for the first); several separated by commas
+    when the request takes several. ``None`` when a part names no option.
+    """
+    parts = [part.strip() for part in answer.split(",")] if multiple else [answer.strip()]
+    by_name = {option.casefold(): option for option in options}
+    chosen: list[str] = []
+    for part in parts:
+        option = by_name.get(part.casefold())
+        if option is None and part.isdigit() and 1 <= int(part) <= len(options):
+            option = options[int(part) - 1]
+        if option is None:
+            return None
+        if option not in chosen:
+            chosen.append(option)
+    return chosen or None
+
+
+def options_text(options: Sequence[str]) -> str:
+    """How the SMS lists the options: ``Approve/Reject``; numbered when there are more than three."""
+    if len(options) > 3:
+        return ", ".join(f"{number} {option}" for number, option in enumerate(options, start=1))
+    return "/".join(options)
+
+
+def outcome_word(chosen: Sequence[str]) -> str:
+    """``Approved``, ``Rejected``, or ``Chose <options>``."""
+    words = {"approve": "Approved", "reject": "Rejected"}
+    if len(chosen) == 1 and chosen[0].casefold() in words:
+        return words[chosen[0].casefold()]
+    return "Chose " + ", ".join(chosen)
