@@ -280,7 +280,9 @@ def answer_hitl_request(
             return HITLAnswer("gone")
         if detail.response_received:
             return HITLAnswer("answered", (detail.responded_by or {}).get("name"))
-        if str(getattr(ti.state, "value", ti.state)) not in ("deferred", "awaiting_input"):
+        # Waiting: deferred (3.1, 3.2), awaiting_input (3.3); queued or running around those (``dags test`` queues
+        # the task while it runs the trigger itself). Ended, or failed before a retry: the request waits no more.
+        if str(getattr(ti.state, "value", ti.state)) not in ("deferred", "awaiting_input", "queued", "running"):
             return HITLAnswer("not_waiting")
         try:
             update_hitl_detail(

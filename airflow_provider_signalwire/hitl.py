@@ -19,6 +19,7 @@ import json
 import re
 import secrets
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -40,6 +41,20 @@ class Responder(NamedTuple):
     user_id: str
     name: str
     phone: str
+
+
+def response_timeout(wait: timedelta) -> dict[str, timedelta]:
+    """
+    The keyword that bounds a HITL operator's wait for an answer, for the installed standard provider:
+    ``response_timeout`` (1.13+, Airflow 3.2+), ``execution_timeout`` before it (1.12, Airflow 3.1).
+    Use it as ``ApprovalOperator(..., **response_timeout(timedelta(hours=4)))``.
+    """
+    import inspect
+
+    from airflow.providers.standard.operators.hitl import HITLOperator
+
+    accepted = inspect.signature(HITLOperator.__init__).parameters
+    return {"response_timeout" if "response_timeout" in accepted else "execution_timeout": wait}
 
 
 def parse_responders(value: Any, conn_id: str) -> dict[str, Responder]:

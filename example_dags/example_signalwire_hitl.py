@@ -17,6 +17,7 @@ from datetime import timedelta
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, task
 
+from airflow_provider_signalwire.hitl import response_timeout
 from airflow_provider_signalwire.notifications import SignalWireHITLNotifier
 
 FROM_NUMBER = "+15550000001"
@@ -32,7 +33,7 @@ with DAG(
         task_id="approve_load",
         subject="Load today's orders into the warehouse?",
         assigned_users=[{"id": "alice", "name": "alice"}],
-        response_timeout=timedelta(hours=4),
+        **response_timeout(timedelta(hours=4)),  # execution_timeout on Airflow 3.1's standard provider
         notifiers=[SignalWireHITLNotifier(from_=FROM_NUMBER)],
     )
 

@@ -154,3 +154,34 @@ def test_variables_in_a_task_go_through_its_supervisor(airflow_db):
         assert seen == {"supervised": True, "read": "from a task"}
         assert Variable.get(key, default_var=None) == "from a task"
     Variable.delete(key)
+
+
+def test_the_hitl_answer_route_takes_what_the_reply_receiver_gives_it():
+    import inspect
+
+    with internal("airflow.api_fastapi.core_api.routes.public.hitl.update_hitl_detail"):
+        from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+        from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
+        from airflow.models.hitl import HITLDetail
+
+        parameters = set(inspect.signature(update_hitl_detail).parameters)
+        assert {"dag_id", "dag_run_id", "task_id", "update_hitl_detail_payload", "user", "session", "map_index"} <= (
+            parameters
+        )
+        payload = UpdateHITLDetailPayload(chosen_options=["Approve"], params_input={})
+        assert payload.chosen_options == ["Approve"]
+        assert {"ti_id", "response_received", "responded_by"} <= set(dir(HITLDetail))
+
+
+def test_a_hitl_answer_for_a_task_instance_that_does_not_exist_changes_nothing(airflow_db):
+    answer = compat.answer_hitl_request(
+        ti_id=str(uuid.uuid4()),
+        dag_id="no_such_dag",
+        run_id="no_such_run",
+        task_id="approve",
+        map_index=-1,
+        chosen_options=["Approve"],
+        user_id="alice",
+        user_name="alice",
+    )
+    assert answer == compat.HITLAnswer("gone")
