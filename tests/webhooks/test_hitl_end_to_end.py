@@ -2,9 +2,10 @@
 Approve by text, the whole loop: the example DAG run by ``airflow dags test``, a real ``airflow api-server`` with the
 webhook receiver, and the emulator texting the code and delivering the signed replies to the receiver.
 
-``airflow dags test`` runs the tasks in its own process against the shared SQLite database: on Airflow 3.1 and 3.2
-the request waits through its trigger, which ``dags test`` runs in-process (the triggerer's part); on 3.3 the task
-waits in ``awaiting_input`` until the API server's answer resumes it. About 60 s.
+``airflow dags test`` runs the tasks in its own process against the shared SQLite database; on 3.3 the task waits
+in ``awaiting_input`` until the API server's answer resumes it. About 80 s. On 3.1 and 3.2 ``dags test`` cannot run
+a HITL request at all (its in-process supervisor does not serve the trigger's ``GetHITLDetailResponse`` and the
+task fails): there the loop needs a scheduler and a triggerer, which this test does not start yet.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from airflow_compat import AIRFLOW_V_3_3_PLUS
 
 from airflow_provider_signalwire.testing.emulator import SignalWireEmulator, webhook_delivery
 
@@ -75,6 +77,10 @@ def _replies(delivered: dict) -> list[str]:
     return [reply["body"] for reply in delivered["replies"]]
 
 
+@pytest.mark.skipif(
+    not AIRFLOW_V_3_3_PLUS,
+    reason="airflow dags test cannot run a HITL trigger before 3.3 (unhandled GetHITLDetailResponse); needs a triggerer",
+)
 @pytest.mark.timeout(420)
 def test_a_signed_sms_reply_approves_the_request_and_every_bad_reply_changes_nothing(tmp_path):
     home, dags = tmp_path / "airflow", tmp_path / "dags"
