@@ -79,7 +79,7 @@ def _replies(delivered: dict) -> list[str]:
 
 @pytest.mark.skipif(
     not AIRFLOW_V_3_3_PLUS,
-    reason="airflow dags test cannot run a HITL trigger before 3.3 (unhandled GetHITLDetailResponse); needs a triggerer",
+    reason="airflow dags test cannot run a HITL trigger before 3.3 (GetHITLDetailResponse unhandled)",
 )
 @pytest.mark.timeout(420)
 def test_a_signed_sms_reply_approves_the_request_and_every_bad_reply_changes_nothing(tmp_path):
