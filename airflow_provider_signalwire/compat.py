@@ -214,6 +214,10 @@ def record_asset_event_once(uri: str, extra: dict[str, Any], *, seen: Callable[[
     return False
 
 
+#: The task instance states in which a human-in-the-loop request waits for its answer, by Airflow version.
+WAITING_FOR_HITL_STATES = ("deferred", "awaiting_input")
+
+
 class HITLAnswer(NamedTuple):
     """What became of an answer: ``accepted``, ``answered`` (before), ``not_waiting``, ``forbidden``, ``invalid``,
     ``gone``; and who had answered, for ``answered``."""
@@ -263,26 +267,31 @@ def answer_hitl_request(
     from airflow.utils.session import create_session
     from fastapi import HTTPException
     from sqlalchemy import select
+    from sqlalchemy.orm import joinedload
 
     with create_session() as session:
+        # The request is loaded with its task instance: the route then finds it on the instance this session holds
+        # (on 3.1 and 3.2 an instance loaded without it would show no request).
         ti = session.scalar(
-            select(TaskInstance).where(
+            select(TaskInstance)
+            .where(
                 TaskInstance.dag_id == dag_id,
                 TaskInstance.run_id == run_id,
                 TaskInstance.task_id == task_id,
                 TaskInstance.map_index == map_index,
             )
+            .options(joinedload(TaskInstance.hitl_detail))
         )
         if ti is None or str(ti.id) != ti_id:
             return HITLAnswer("gone")
-        detail = session.scalar(select(HITLDetail).where(HITLDetail.ti_id == ti.id))
+        detail: HITLDetail | None = ti.hitl_detail
         if detail is None:
             return HITLAnswer("gone")
         if detail.response_received:
             return HITLAnswer("answered", (detail.responded_by or {}).get("name"))
-        # Waiting: deferred (3.1, 3.2), awaiting_input (3.3); queued or running around those (``dags test`` queues
-        # the task while it runs the trigger itself). Ended, or failed before a retry: the request waits no more.
-        if str(getattr(ti.state, "value", ti.state)) not in ("deferred", "awaiting_input", "queued", "running"):
+        # Only while the request waits: deferred to its trigger (3.1, 3.2) or parked in awaiting_input (3.3). Not
+        # before it waits, not while the task resumes after a timeout, not once it ended or failed.
+        if str(getattr(ti.state, "value", ti.state)) not in WAITING_FOR_HITL_STATES:
             return HITLAnswer("not_waiting")
         try:
             update_hitl_detail(
