@@ -9,7 +9,11 @@ What the human-in-the-loop notifier and the reply receiver share: responders, re
   A code's marker names the request (DAG, run, task, map index, task instance id) and the users it was sent to;
   the request's own answer state in Airflow says whether the code is still good.
 
-Nothing here sends a request; only :func:`read_responders` and :func:`request_markers` reach Airflow.
+* **Wrong codes** are counted per mapped number, as markers that live :data:`WRONG_CODE_WINDOW` seconds: the
+  :data:`WRONG_CODE_LIMIT`-th wrong code within that window locks the number out for as long, so a 4-digit code
+  cannot be guessed by texting them all.
+
+Nothing here sends a request; only :func:`read_responders` and the markers' functions reach Airflow.
 """
 
 from __future__ import annotations
@@ -31,6 +35,11 @@ MARKER_TTL = 31 * 24 * 3600.0
 #: How long a code stays good after its request's deadline, or after it was sent when there is none.
 CODE_GRACE = 24 * 3600.0
 NO_DEADLINE_TTL = 14 * 24 * 3600.0
+
+#: Wrong codes a mapped number may send within :data:`WRONG_CODE_WINDOW` seconds; the last of them locks it out.
+WRONG_CODE_LIMIT = 5
+#: Seconds a wrong code counts, and seconds a locked-out number's replies are refused.
+WRONG_CODE_WINDOW = 15 * 60.0
 
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 # An answer (an option's name or number, several separated by commas) and the code, e.g. "APPROVE 4821".
@@ -105,6 +114,33 @@ def request_markers(conn_id: str) -> SharedMarkers:
     from airflow_provider_signalwire.ledger import SharedMarkers, digest
 
     return SharedMarkers(f"hitl_{digest(conn_id)}", MARKER_TTL)
+
+
+def attempt_markers(conn_id: str) -> SharedMarkers:
+    """The markers of the connection's recent wrong codes and locked-out numbers."""
+    from airflow_provider_signalwire.ledger import SharedMarkers, digest
+
+    return SharedMarkers(f"hitl_attempts_{digest(conn_id)}", WRONG_CODE_WINDOW)
+
+
+def _lock_marker(phone: str) -> str:
+    from airflow_provider_signalwire.ledger import digest
+
+    return f"locked:{digest(phone)}"
+
+
+def is_locked_out(markers: SharedMarkers, phone: str) -> bool:
+    """Whether ``phone`` sent too many wrong codes lately: its replies are refused until the lock expires."""
+    return markers.get(_lock_marker(phone)) is not None
+
+
+def count_wrong_code(markers: SharedMarkers, phone: str) -> bool:
+    """Count a wrong code from ``phone``; ``True`` when it is the one that locks the number out."""
+    from airflow_provider_signalwire.ledger import digest
+
+    wrong = f"wrong:{digest(phone)}:"
+    markers.claim(wrong + secrets.token_hex(6))
+    return markers.count(wrong) >= WRONG_CODE_LIMIT and markers.claim(_lock_marker(phone)) is not None
 
 
 def new_code(digits: int) -> str:

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 NOT_ALLOWED = "This number may not answer Airflow requests."
 UNKNOWN_CODE = "No open Airflow request has that code. Check the code in the SMS you got."
+LOCKED_OUT = "Too many wrong codes from this number: replies are refused for {minutes} minutes. Answer in Airflow."
 
 
 def _where(request: Mapping[str, Any]) -> str:
@@ -35,12 +36,32 @@ def _refuse(conn_id: str, who: str, why: str, request: Mapping[str, Any] | None,
     return text
 
 
+def _locked_out_text() -> str:
+    from airflow_provider_signalwire.hitl import WRONG_CODE_WINDOW
+
+    return LOCKED_OUT.format(minutes=max(1, round(WRONG_CODE_WINDOW / 60)))
+
+
+def _wrong_code(conn_id: str, who: str, phone: str, why: str, request: Mapping[str, Any] | None, text: str) -> str:
+    """Refuse a reply whose code is not the sender's to give, and count it against the sender's number."""
+    from airflow_provider_signalwire.hitl import attempt_markers, count_wrong_code
+
+    if count_wrong_code(attempt_markers(conn_id), phone):
+        log.warning(
+            "SignalWire HITL replies via %r from %s are refused for a while: too many wrong codes", conn_id, who
+        )
+        return _refuse(conn_id, who, why, request, _locked_out_text())
+    return _refuse(conn_id, who, why, request, text)
+
+
 def reply_to_sms(conn_id: str, fields: Mapping[str, Any]) -> str | None:
     """The SMS to send back for an inbound SMS that answers a HITL request; ``None`` when it is not one."""
     from airflow_provider_signalwire.compat import answer_hitl_request
     from airflow_provider_signalwire.hitl import (
+        attempt_markers,
         choose_options,
         code_marker,
+        is_locked_out,
         options_text,
         outcome_word,
         parse_reply,
@@ -65,14 +86,15 @@ def reply_to_sms(conn_id: str, fields: Mapping[str, Any]) -> str | None:
         shown = f"an unmapped number ending {str(sender)[-4:]}" if isinstance(sender, str) else "no number"
         return _refuse(conn_id, shown, "the number is not in 'hitl_responders'", None, NOT_ALLOWED)
     who = f"user {user.user_id}"
+    if is_locked_out(attempt_markers(conn_id), user.phone):
+        return _refuse(conn_id, who, "too many wrong codes from this number lately", None, _locked_out_text())
     request = request_markers(conn_id).get(code_marker(code))
     if request is None or float(request.get("expires_at", 0)) < time.time():
-        return _refuse(conn_id, who, "no live request has the code given", None, UNKNOWN_CODE)
+        return _wrong_code(conn_id, who, user.phone, "no live request has the code given", None, UNKNOWN_CODE)
     where = _where(request)
     if user.user_id not in request.get("users", []):
-        return _refuse(
-            conn_id, who, "the request is not assigned to this user", request, f"{where} is not yours to answer."
-        )
+        not_yours = f"{where} is not yours to answer."
+        return _wrong_code(conn_id, who, user.phone, "the request is not assigned to this user", request, not_yours)
     options = list(request.get("options") or [])
     chosen = choose_options(answer, options, bool(request.get("multiple")))
     if chosen is None:
@@ -106,7 +128,7 @@ def reply_to_sms(conn_id: str, fields: Mapping[str, Any]) -> str | None:
         return f"{outcome_word(chosen)}: {where}"
     texts = {
         "answered": f"Already answered: {where}" + (f" (by {outcome.responded_by})." if outcome.responded_by else "."),
-        "not_waiting": f"No longer waiting for an answer: {where}.",
+        "not_waiting": f"Not waiting for an answer: {where}.",
         "forbidden": f"{where} is not yours to answer.",
         "invalid": f"Not an option of {where}. Reply {options_text(options)} + code.",
         "gone": UNKNOWN_CODE,
