@@ -31,6 +31,7 @@ __all__ = [
     "SharedStreamProducer",
     "VariableStore",
     "amask_secret",
+    "answer_hitl_request",
     "asset_state_accessors",
     "conf",
     "httpx_transport_for",
@@ -266,3 +267,99 @@ def update_asset_state_with_event(asset: Any, key: str, update: Callable[[Any], 
         scope, key, json.dumps(value), kind=AssetStateStoreWriterKind.WATCHER, session=session
     )
     return True
+
+
+#: The task instance states in which a human-in-the-loop request waits for its answer, by Airflow version.
+WAITING_FOR_HITL_STATES = ("deferred", "awaiting_input")
+
+
+class HITLAnswer(NamedTuple):
+    """What became of an answer: ``accepted``, ``answered`` (before), ``not_waiting``, ``forbidden``, ``invalid``,
+    ``gone``; and who had answered, for ``answered``."""
+
+    outcome: str
+    responded_by: str | None = None
+
+
+class _Responder:
+    """The Airflow user an answer is recorded for (what the auth managers' users offer the HITL route)."""
+
+    def __init__(self, user_id: str, name: str) -> None:
+        self._id, self._name = user_id, name
+
+    def get_id(self) -> str:
+        return self._id
+
+    def get_name(self) -> str:
+        return self._name
+
+
+def answer_hitl_request(
+    *,
+    ti_id: str,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: int,
+    chosen_options: list[str],
+    user_id: str,
+    user_name: str,
+) -> HITLAnswer:
+    """
+    From the API server: answer a human-in-the-loop request as the REST API's ``PATCH .../hitlDetails`` does, for
+    the user ``user_id``, and only while the task instance ``ti_id`` (the request's, not a later try's) waits for it.
+
+    The route's own function does the work in this process (its checks: answered before, assigned users, the
+    options; on 3.3 it also resumes the task), so the answer is Airflow's own, recorded with who gave it; the
+    triggerer (3.1, 3.2) or the scheduler (3.3) then resumes the task. Internal:
+    ``airflow.api_fastapi.core_api.routes.public.hitl.update_hitl_detail`` (the same signature on 3.1-3.3),
+    ``airflow.models.taskinstance``, ``airflow.models.hitl`` and ``airflow.utils.session``.
+    """
+    from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+    from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from fastapi import HTTPException
+    from sqlalchemy import select
+    from sqlalchemy.orm import joinedload
+
+    with create_session() as session:
+        # The request is loaded with its task instance: the route then finds it on the instance this session holds
+        # (on 3.1 and 3.2 an instance loaded without it would show no request).
+        ti = session.scalar(
+            select(TaskInstance)
+            .where(
+                TaskInstance.dag_id == dag_id,
+                TaskInstance.run_id == run_id,
+                TaskInstance.task_id == task_id,
+                TaskInstance.map_index == map_index,
+            )
+            .options(joinedload(TaskInstance.hitl_detail))
+        )
+        if ti is None or str(ti.id) != ti_id:
+            return HITLAnswer("gone")
+        detail: HITLDetail | None = ti.hitl_detail
+        if detail is None:
+            return HITLAnswer("gone")
+        if detail.response_received:
+            return HITLAnswer("answered", (detail.responded_by or {}).get("name"))
+        # Only while the request waits: deferred to its trigger (3.1, 3.2) or parked in awaiting_input (3.3). Not
+        # before it waits, not while the task resumes after a timeout, not once it ended or failed.
+        if str(getattr(ti.state, "value", ti.state)) not in WAITING_FOR_HITL_STATES:
+            return HITLAnswer("not_waiting")
+        try:
+            update_hitl_detail(
+                dag_id=dag_id,
+                dag_run_id=run_id,
+                task_id=task_id,
+                update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=chosen_options, params_input={}),
+                user=_Responder(user_id, user_name),  # type: ignore[arg-type]
+                session=session,
+                map_index=map_index,
+            )
+        except HTTPException as error:
+            session.rollback()
+            outcome = {409: "answered", 403: "forbidden", 400: "invalid"}.get(error.status_code, "gone")
+            return HITLAnswer(outcome)
+    return HITLAnswer("accepted")

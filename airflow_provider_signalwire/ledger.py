@@ -143,6 +143,15 @@ class SharedMarkers:
         description = "SignalWire notifier: alerts already sent (each kept for a while, so a repeat sends nothing)."
         self._variables.set(self.key, json.dumps(markers, sort_keys=True), description)
 
+    def get(self, name: str) -> dict[str, Any] | None:
+        """The facts kept with the live marker ``name`` (as claimed), ``None`` when it is not live."""
+        marker = self._read().get(name)
+        return None if marker is None else {k: v for k, v in marker.items() if k not in ("at", "token")}
+
+    def count(self, prefix: str) -> int:
+        """How many live markers have a name starting with ``prefix``."""
+        return sum(1 for name in self._read() if name.startswith(prefix))
+
     def claim(self, name: str, facts: Mapping[str, Any] | None = None) -> str | None:
         """
         Take the marker ``name``: its token, for :meth:`release`; ``None`` when it is live already (done, or being

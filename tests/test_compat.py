@@ -200,3 +200,93 @@ def test_an_asset_state_value_is_written_in_the_transaction_that_stores_an_asset
 @pytest.mark.skipif(compat.AIRFLOW_V_3_3_PLUS, reason="Airflow 3.3+ has the asset state store")
 def test_before_3_3_no_asset_state_value_is_written_with_an_event():
     assert compat.update_asset_state_with_event(object(), "k", lambda stored: stored) is False
+
+
+def test_the_hitl_answer_route_takes_what_the_reply_receiver_gives_it():
+    import inspect
+
+    with internal("airflow.api_fastapi.core_api.routes.public.hitl.update_hitl_detail"):
+        from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+        from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
+        from airflow.models.hitl import HITLDetail
+
+        parameters = set(inspect.signature(update_hitl_detail).parameters)
+        assert {"dag_id", "dag_run_id", "task_id", "update_hitl_detail_payload", "user", "session", "map_index"} <= (
+            parameters
+        )
+        payload = UpdateHITLDetailPayload(chosen_options=["Approve"], params_input={})
+        assert payload.chosen_options == ["Approve"]
+        assert {"ti_id", "response_received", "responded_by"} <= set(dir(HITLDetail))
+
+
+def test_a_hitl_answer_for_a_task_instance_that_does_not_exist_changes_nothing(airflow_db):
+    answer = compat.answer_hitl_request(
+        ti_id=str(uuid.uuid4()),
+        dag_id="no_such_dag",
+        run_id="no_such_run",
+        task_id="approve",
+        map_index=-1,
+        chosen_options=["Approve"],
+        user_id="alice",
+        user_name="alice",
+    )
+    assert answer == compat.HITLAnswer("gone")
+
+
+def test_a_hitl_answer_counts_only_while_the_request_waits(airflow_db):
+    """Refused before the task waits, once it resumed, ended or failed; accepted while it is deferred (3.1, 3.2)
+    or awaiting input (3.3)."""
+    from datetime import datetime
+
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.sdk import DAG, task
+    from airflow.utils.session import create_session
+    from airflow_compat import write_dags_to_db
+
+    dag_id = f"compat_hitl_{uuid.uuid4().hex[:8]}"
+    with DAG(dag_id, schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+
+        @task
+        def approve() -> None:
+            pass
+
+        approve()
+    write_dags_to_db([dag])
+    dag_run = dag.test()
+    with create_session() as session:
+        ti = session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=dag_run.run_id).one()
+        ti_id = str(ti.id)
+        session.add(HITLDetail(ti_id=ti.id, options=["Approve", "Reject"], subject="Load?", params={}))
+
+    def answer() -> compat.HITLAnswer:
+        return compat.answer_hitl_request(
+            ti_id=ti_id,
+            dag_id=dag_id,
+            run_id=dag_run.run_id,
+            task_id="approve",
+            map_index=-1,
+            chosen_options=["Approve"],
+            user_id="alice",
+            user_name="Alice",
+        )
+
+    def put_in(state: str) -> None:
+        with create_session() as session:
+            session.query(TaskInstance).filter_by(id=ti.id).update({"state": state}, synchronize_session=False)
+
+    def response() -> tuple[bool, dict | None]:
+        with create_session() as session:
+            detail = session.query(HITLDetail).filter_by(ti_id=ti.id).one()
+            return detail.response_received, detail.responded_by
+
+    with internal("airflow.api_fastapi.core_api.routes.public.hitl.update_hitl_detail (task instance states)"):
+        for state in ("scheduled", "queued", "running", "success", "failed", "up_for_retry"):
+            put_in(state)
+            assert answer() == compat.HITLAnswer("not_waiting"), state
+            assert response() == (False, None), f"an answer while {state} changed the request"
+
+        put_in("awaiting_input" if compat.AIRFLOW_V_3_3_PLUS else "deferred")
+        assert answer() == compat.HITLAnswer("accepted")
+        assert response() == (True, {"id": "alice", "name": "Alice"})
+        assert answer() == compat.HITLAnswer("answered", "Alice")

@@ -67,7 +67,7 @@ class SignalWireNotifier(BaseNotifier):
     :param marker_dir: ignored, with a ``DeprecationWarning``: the markers live in Airflow's metadata database.
     """
 
-    template_fields = ("to", "body", "from_")
+    template_fields: tuple[str, ...] = ("to", "body", "from_")
 
     def __init__(
         self,

@@ -15,7 +15,8 @@ of connection ``conn_id`` (extra ``signing_secret``) and records the webhook as 
   recorded no second time, for as long as its event is kept: SignalWire re-sends a webhook whose answer it did not
   get, and a signed request replayed later must not make a new event either.
 * ``messages`` and ``calls`` form webhooks are answered with an empty cXML document, so the message or call is
-  handled cleanly; status callbacks and JSON webhooks with 204.
+  handled cleanly; status callbacks and JSON webhooks with 204. An inbound SMS that answers a human-in-the-loop
+  request (see :mod:`.hitl_replies`) is answered with a ``<Message>``: SignalWire texts it back to the sender.
 
 Module-level imports stay light: every process that loads plugins imports this module. The database work
 runs in a worker thread with its own session.
@@ -261,4 +262,26 @@ async def receive_webhook(conn_id: str, kind: str, request: Request) -> Response
 
     if is_json or kind.endswith("/status"):
         return Response(status_code=204)
+    if kind == "messages":
+        reply = await _hitl_reply(conn_id, payload)
+        if reply:
+            return Response(content=cxml_message(reply), media_type="application/xml")
     return Response(content=EMPTY_CXML, media_type="application/xml")
+
+
+def cxml_message(text: str) -> str:
+    """A cXML answer that makes SignalWire send ``text`` back to the sender, from the number written to."""
+    from xml.sax.saxutils import escape
+
+    return f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{escape(text)}</Message></Response>'
+
+
+async def _hitl_reply(conn_id: str, payload: dict[str, Any]) -> str | None:
+    # An answer to a human-in-the-loop request gets its reply in this answer, so a redelivery sends it once.
+    from airflow_provider_signalwire.webhooks.hitl_replies import reply_to_sms
+
+    try:
+        return await run_in_threadpool(reply_to_sms, conn_id, payload)
+    except Exception as error:
+        log.error("SignalWire HITL reply via %r could not be handled: %s", conn_id, type(error).__name__)
+        return "Sorry, that answer could not be recorded. Try again, or answer in Airflow."

@@ -43,6 +43,7 @@ class ControlApi:
             ("GET", "requests"): self._requests,
             ("POST", "reset"): self._reset,
             ("POST", "inbound/messages"): self._inbound_message,
+            ("POST", "inbound/messages/deliver"): self._deliver_inbound_message,
             ("POST", "inbound/calls"): self._inbound_call,
             ("GET", "faults"): self._faults,
             ("POST", "faults"): self._add_fault,
@@ -101,6 +102,12 @@ class ControlApi:
             date_sent=_date(payload, "date_sent"),
         )
         return Reply(201, message)
+
+    def _deliver_inbound_message(self, query: Form, payload: dict[str, Any]) -> Reply:
+        if "signing_key" in payload:
+            self._emulator.signing_key = str(payload["signing_key"])
+        delivered = self._emulator.deliver_inbound_message(_sender(payload), payload["to"], payload.get("body", ""))
+        return Reply(201, delivered)
 
     def _inbound_call(self, query: Form, payload: dict[str, Any]) -> Reply:
         call = self._emulator.inject_inbound_call(

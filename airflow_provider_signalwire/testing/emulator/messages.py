@@ -138,6 +138,13 @@ class Messages:
         self._records.add(message)
         return message
 
+    def add_reply(self, from_: str, to: str, body: str, when: float) -> MessageRecord:
+        """A message the number ``from_`` sends back because a webhook answered with ``<Message>``."""
+        message = self._new(from_, to, body, (), "outbound-reply", "delivered", when)
+        message.sent, message.price = when, round(0.00415 * max(1, segments(body)), 5)
+        self._records.add(message)
+        return message
+
     def seed(
         self,
         n: int,

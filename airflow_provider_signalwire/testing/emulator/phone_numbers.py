@@ -152,9 +152,14 @@ class PhoneNumbers:
 
     def id_of(self, number: str) -> str | None:
         """The id of the project's phone number ``number``, or ``None`` when the project has no such number."""
+        record = self.record_of(number)
+        return None if record is None else record.sid
+
+    def record_of(self, number: str) -> PhoneNumberRecord | None:
+        """The project's phone number ``number``, or ``None``."""
         for record in self._records.newest_first():
             if record.data["number"] == number:
-                return record.sid
+                return record
         return None
 
     def oldest_number(self) -> str | None:

@@ -36,6 +36,8 @@ class SignalWireEmulator:
     :param message_rate: segments a second each sender sends; what exceeds it waits ``queued``, as SignalWire
         queues it (``None``: no limit).
     :param backlog_limit: segments a sender's queue holds before a new message fails with 30001.
+    :param signing_key: the project's Signing Key, which signs the webhooks the emulator delivers
+        (:meth:`deliver_inbound_message`).
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class SignalWireEmulator:
         messages_by_date_sent: bool = False,
         message_rate: float | None = None,
         backlog_limit: int = 10_000,
+        signing_key: str | None = None,
     ) -> None:
         if status_step_seconds < 0:
             raise ValueError("status_step_seconds must not be negative")
@@ -64,6 +67,7 @@ class SignalWireEmulator:
         self._state = EmulatorState(project_id, self._settings)
         self._dispatcher = Dispatcher(project_id, api_token, self._lock, lambda: self._state, ControlApi(self).handle)
         self._server: BackgroundServer | None = None
+        self.signing_key = signing_key
 
     @property
     def status_step_seconds(self) -> float:
@@ -243,6 +247,33 @@ class SignalWireEmulator:
             when = now if date_sent is None else to_timestamp(date_sent)
             message = self._state.messages.inject_inbound(from_, to, body, list(media_urls), when)
             return view_copy(self._state.messages.view(message, now))
+
+    def deliver_inbound_message(self, from_: str, to: str, body: str) -> dict[str, Any]:
+        """
+        Receive an SMS on the project's number ``to`` and deliver it, signed with :attr:`signing_key`, to the
+        number's messaging webhook (its ``message_request_url``), as SignalWire does. Each ``<Message>`` of the
+        webhook's cXML answer is sent back to ``from_`` from ``to``.
+
+        :return: ``{"message": <the inbound message>, "webhook_status": <HTTP status>, "replies": [<messages>]}``.
+        """
+        from airflow_provider_signalwire.testing.emulator import webhook_delivery
+
+        with self._lock:
+            number = self._state.phone_numbers.record_of(to)
+            url = None if number is None else number.data.get("message_request_url")
+        if not url or not self.signing_key:
+            raise ValueError(f"{to} needs a message_request_url and the emulator a signing_key to deliver a webhook")
+        message = self.inject_inbound_message(from_, to, body)
+        status, answer = webhook_delivery.post(
+            url, self.signing_key, webhook_delivery.webhook_fields(self._project_id, message)
+        )
+        replies = []
+        with self._lock:
+            now = self._state.now()
+            for text in webhook_delivery.reply_texts(answer) if status == 200 else []:
+                reply = self._state.messages.add_reply(to, from_, text, now)
+                replies.append(view_copy(self._state.messages.view(reply, now)))
+        return {"message": message, "webhook_status": status, "replies": replies}
 
     def inject_inbound_call(
         self,

@@ -1,0 +1,197 @@
+"""
+What the human-in-the-loop notifier and the reply receiver share: responders, request codes and reply wording.
+
+* **Responders** are Airflow users mapped to phone numbers, in the SignalWire connection's ``hitl_responders``
+  extra: a JSON object from an Airflow user id to a number (``{"alice": "+15551230000"}``), or to
+  ``{"phone": "+1...", "name": "Alice Example"}`` where the user's display name differs from its id.
+* **Request codes** are random (``secrets``), one per HITL request, kept as once-only markers in Airflow's
+  metadata database (:class:`~airflow_provider_signalwire.ledger.SharedMarkers`, one Variable per connection).
+  A code's marker names the request (DAG, run, task, map index, task instance id) and the users it was sent to;
+  the request's own answer state in Airflow says whether the code is still good.
+
+* **Wrong codes** are counted per mapped number, as markers that live :data:`WRONG_CODE_WINDOW` seconds: the
+  :data:`WRONG_CODE_LIMIT`-th wrong code within that window locks the number out for as long, so a 4-digit code
+  cannot be guessed by texting them all.
+
+Nothing here sends a request; only :func:`read_responders` and the markers' functions reach Airflow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from airflow_provider_signalwire.ledger import SharedMarkers
+
+RESPONDERS_EXTRA = "hitl_responders"
+#: How long a code's marker is kept at most; each marker also carries its own ``expires_at``.
+MARKER_TTL = 31 * 24 * 3600.0
+#: How long a code stays good after its request's deadline, or after it was sent when there is none.
+CODE_GRACE = 24 * 3600.0
+NO_DEADLINE_TTL = 14 * 24 * 3600.0
+
+#: Wrong codes a mapped number may send within :data:`WRONG_CODE_WINDOW` seconds; the last of them locks it out.
+WRONG_CODE_LIMIT = 5
+#: Seconds a wrong code counts, and seconds a locked-out number's replies are refused.
+WRONG_CODE_WINDOW = 15 * 60.0
+
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+# An answer (an option's name or number, several separated by commas) and the code, e.g. "APPROVE 4821".
+_REPLY = re.compile(r"\s*(?P<answer>\S(?:.*\S)?)\s+(?P<code>\d{4,8})\s*[.!]?\s*", re.DOTALL)
+
+
+class Responder(NamedTuple):
+    user_id: str
+    name: str
+    phone: str
+
+
+def response_timeout(wait: timedelta) -> dict[str, timedelta]:
+    """
+    The keyword that bounds a HITL operator's wait for an answer, for the installed standard provider:
+    ``response_timeout`` (1.13+, Airflow 3.2+), ``execution_timeout`` before it (1.12, Airflow 3.1).
+    Use it as ``ApprovalOperator(..., **response_timeout(timedelta(hours=4)))``.
+    """
+    import inspect
+
+    from airflow.providers.standard.operators.hitl import HITLOperator
+
+    accepted = inspect.signature(HITLOperator.__init__).parameters
+    return {"response_timeout" if "response_timeout" in accepted else "execution_timeout": wait}
+
+
+def parse_responders(value: Any, conn_id: str) -> dict[str, Responder]:
+    """
+    The ``hitl_responders`` extra of connection ``conn_id``, checked: responders by Airflow user id.
+
+    :raises ValueError: naming the extra, what is allowed and what was given (never a whole number list).
+    """
+    where = f"The SignalWire connection {conn_id!r} extra {RESPONDERS_EXTRA!r}"
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            raise ValueError(
+                f"{where} must be a JSON object of Airflow user id to phone number; got text that is not JSON."
+            ) from None
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f"{where} must be a JSON object of Airflow user id to phone number; got {type(value).__name__}."
+        )
+    found: dict[str, Responder] = {}
+    owners: dict[str, str] = {}
+    for user_id, entry in value.items():
+        phone, name = (
+            (entry.get("phone"), entry.get("name") or user_id) if isinstance(entry, Mapping) else (entry, user_id)
+        )
+        if not isinstance(phone, str) or not _E164.fullmatch(phone):
+            raise ValueError(
+                f"{where}: user {user_id!r} must map to an E.164 number such as '+15551230000' "
+                f"(or {{'phone': ..., 'name': ...}}); got {phone!r}."
+            )
+        if phone in owners:
+            raise ValueError(f"{where}: users {owners[phone]!r} and {user_id!r} share one number; give each its own.")
+        owners[phone] = str(user_id)
+        found[str(user_id)] = Responder(str(user_id), str(name), phone)
+    return found
+
+
+def read_responders(conn_id: str) -> dict[str, Responder]:
+    """The responders of connection ``conn_id`` (empty when it maps none)."""
+    from airflow.sdk import BaseHook
+
+    return parse_responders(BaseHook.get_connection(conn_id).extra_dejson.get(RESPONDERS_EXTRA) or {}, conn_id)
+
+
+def request_markers(conn_id: str) -> SharedMarkers:
+    """The markers of the connection's HITL requests: their codes and the SMS already sent."""
+    from airflow_provider_signalwire.ledger import SharedMarkers, digest
+
+    return SharedMarkers(f"hitl_{digest(conn_id)}", MARKER_TTL)
+
+
+def attempt_markers(conn_id: str) -> SharedMarkers:
+    """The markers of the connection's recent wrong codes and locked-out numbers."""
+    from airflow_provider_signalwire.ledger import SharedMarkers, digest
+
+    return SharedMarkers(f"hitl_attempts_{digest(conn_id)}", WRONG_CODE_WINDOW)
+
+
+def _lock_marker(phone: str) -> str:
+    from airflow_provider_signalwire.ledger import digest
+
+    return f"locked:{digest(phone)}"
+
+
+def is_locked_out(markers: SharedMarkers, phone: str) -> bool:
+    """Whether ``phone`` sent too many wrong codes lately: its replies are refused until the lock expires."""
+    return markers.get(_lock_marker(phone)) is not None
+
+
+def count_wrong_code(markers: SharedMarkers, phone: str) -> bool:
+    """Count a wrong code from ``phone``; ``True`` when it is the one that locks the number out."""
+    from airflow_provider_signalwire.ledger import digest
+
+    wrong = f"wrong:{digest(phone)}:"
+    markers.claim(wrong + secrets.token_hex(6))
+    return markers.count(wrong) >= WRONG_CODE_LIMIT and markers.claim(_lock_marker(phone)) is not None
+
+
+def new_code(digits: int) -> str:
+    """A random code of ``digits`` digits; knowing other codes tells nothing about it."""
+    return str(secrets.randbelow(10**digits)).zfill(digits)
+
+
+def code_marker(code: str) -> str:
+    """The marker naming the request that ``code`` answers (a digest: the code itself is not a key)."""
+    return "code:" + hashlib.sha256(code.encode()).hexdigest()[:24]
+
+
+def request_marker(ti_id: str) -> str:
+    return f"request:{ti_id}"
+
+
+def parse_reply(body: str) -> tuple[str, str] | None:
+    """``(answer, code)`` of a reply such as ``APPROVE 4821`` or ``2 4821``; ``None`` when it reads otherwise."""
+    found = _REPLY.fullmatch(body or "")
+    return (found.group("answer"), found.group("code")) if found else None
+
+
+def choose_options(answer: str, options: Sequence[str], multiple: bool) -> list[str] | None:
+    """
+    The options an answer names, by name (any case) or by number (1 for the first); several separated by commas
+    when the request takes several. ``None`` when a part names no option.
+    """
+    parts = [part.strip() for part in answer.split(",")] if multiple else [answer.strip()]
+    by_name = {option.casefold(): option for option in options}
+    chosen: list[str] = []
+    for part in parts:
+        option = by_name.get(part.casefold())
+        if option is None and part.isdigit() and 1 <= int(part) <= len(options):
+            option = options[int(part) - 1]
+        if option is None:
+            return None
+        if option not in chosen:
+            chosen.append(option)
+    return chosen or None
+
+
+def options_text(options: Sequence[str]) -> str:
+    """How the SMS lists the options: ``Approve/Reject``; numbered when there are more than three."""
+    if len(options) > 3:
+        return ", ".join(f"{number} {option}" for number, option in enumerate(options, start=1))
+    return "/".join(options)
+
+
+def outcome_word(chosen: Sequence[str]) -> str:
+    """``Approved``, ``Rejected``, or ``Chose <options>``."""
+    words = {"approve": "Approved", "reject": "Rejected"}
+    if len(chosen) == 1 and chosen[0].casefold() in words:
+        return words[chosen[0].casefold()]
+    return "Chose " + ", ".join(chosen)

@@ -1,0 +1,222 @@
+"""
+Text a human-in-the-loop request to its responders, with a one-time code they reply with to answer it.
+
+For ``notifiers=[...]`` of the standard provider's ``ApprovalOperator``, ``HITLOperator``, ``HITLBranchOperator``
+and ``HITLEntryOperator``: the operator calls it once it has written its request, before it waits. Each responder
+(see :mod:`airflow_provider_signalwire.hitl`) gets one SMS with the subject, the options, the code, the deadline
+and the link to the request in Airflow's UI; a reply such as ``APPROVE 4821`` to the number answers it (see
+:mod:`airflow_provider_signalwire.webhooks.hitl_replies`).
+
+Once per request: the code and each SMS are claimed as markers in Airflow's metadata database, by the request's
+task instance id, so a repeated call for the same request sends nothing more and keeps the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_signalwire.notifications.signalwire import DEFAULT_CONN_ID, SignalWireNotifier
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_signalwire.hitl import Responder
+    from airflow_provider_signalwire.ledger import SharedMarkers
+
+CODE_ATTEMPTS = 5
+
+
+def _text(value: Any) -> str:
+    return str(value) if value is not None else ""
+
+
+def default_hitl_body(facts: Mapping[str, Any]) -> str:
+    """
+    The SMS sent when no ``body`` is given: ``<subject> - reply Approve/Reject + code 4821 by <deadline>: <link>``,
+    the subject shortened so the text fits one SMS segment where it can.
+    """
+    from airflow_provider_signalwire.notifications.events import SEGMENT_LENGTH
+
+    ask = f" - reply {facts['options']} + code {facts['code']}" if facts.get("code") else " - answer in Airflow"
+    if facts.get("deadline"):
+        ask += f" by {facts['deadline']}"
+    rest = f"{ask}: {facts['link']}"
+    subject = _text(facts.get("subject")).strip() or "Airflow needs an answer"
+    room = max(SEGMENT_LENGTH - len(rest), 60)  # a long link leaves no room: keep the subject readable
+    if len(subject) > room:
+        subject = subject[: room - 3].rstrip() + "..."
+    return subject + rest
+
+
+class SignalWireHITLNotifier(SignalWireNotifier):
+    """
+    Text each responder of a human-in-the-loop request a one-time code to answer it by replying to the SMS.
+
+    Responders are the Airflow users mapped to numbers in the connection's ``hitl_responders`` extra: the
+    request's ``assigned_users`` that have a number (those without one are named in a warning), or every mapped
+    user when the request names none. The mapping is checked when the notifier runs; a bad one is logged and
+    nothing is sent (the request can still be answered in Airflow's UI). A failure is logged, never raised.
+
+    :param body: the text (templated); ``{{ hitl.subject }}``, ``{{ hitl.options }}``, ``{{ hitl.code }}``,
+        ``{{ hitl.deadline }}`` and ``{{ hitl.link }}`` give the request's facts. Default: see
+        :func:`default_hitl_body`, one SMS segment where the link leaves room.
+    :param from_: the sending number (templated), the one responders reply to; default: the connection's
+        ``default_from``. Its messaging webhook must reach the receiver of ``signalwire_conn_id``.
+    :param signalwire_conn_id: the Airflow connection to SignalWire, holding ``hitl_responders``.
+    :param code_digits: digits of the code, 4 to 8.
+    :param base_url: the Airflow UI's address for the link; default ``[api] base_url``.
+    """
+
+    template_fields: tuple[str, ...] = ("from_",)
+
+    def __init__(
+        self,
+        *,
+        body: str | None = None,
+        from_: str | None = None,
+        signalwire_conn_id: str = DEFAULT_CONN_ID,
+        code_digits: int = 4,
+        base_url: str | None = None,
+        context: Context | None = None,
+    ) -> None:
+        if isinstance(code_digits, bool) or not isinstance(code_digits, int) or not 4 <= code_digits <= 8:
+            raise ValueError(
+                f"SignalWireHITLNotifier code_digits must be a whole number from 4 to 8; got {code_digits!r}."
+            )
+        super().__init__(to=[], from_=from_, signalwire_conn_id=signalwire_conn_id, context=context)
+        self.body_template = body
+        self.code_digits = code_digits
+        self.base_url = base_url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(signalwire_conn_id={self.signalwire_conn_id!r})"
+
+    def _send_all(self, context: Mapping[str, Any]) -> None:
+        from airflow_provider_signalwire.api.resources.messages import CREATE_MESSAGE
+        from airflow_provider_signalwire.exceptions import SignalWireInputError
+        from airflow_provider_signalwire.hitl import read_responders, request_markers
+        from airflow_provider_signalwire.hooks.signalwire import SignalWireHook
+
+        task, ti = context.get("task"), context.get("ti") or context.get("task_instance")
+        options = list(getattr(task, "options", None) or [])
+        if ti is None or not options or not getattr(ti, "id", None):
+            self.log.error(
+                "SignalWire HITL notification not sent: it only serves human-in-the-loop operators' notifiers."
+            )
+            return
+        try:
+            responders = read_responders(self.signalwire_conn_id)
+        except ValueError as error:
+            self.log.error("SignalWire HITL notification not sent: %s", error)
+            return
+        targets = self._targets(task, responders)
+        if not targets:
+            return
+        hook = SignalWireHook(self.signalwire_conn_id)
+        defaults = hook.settings.defaults  # a missing or broken connection fails here, before any marker
+        markers = request_markers(self.signalwire_conn_id)
+        facts = self._facts(context, task, ti, options, targets, markers)
+        body = self._body(context, facts)
+        identity = f"hitl\n{ti.id}"
+        for responder in targets:
+            arguments = {"to": responder.phone, "from_": self.from_ or None, "body": body}
+            try:
+                CREATE_MESSAGE.encode(arguments, defaults)
+            except SignalWireInputError as error:
+                self.log.error("SignalWire HITL notification to user %s not sent: %s", responder.user_id, error)
+                continue
+            self._send_once(hook, markers, identity, arguments)
+
+    def _targets(self, task: Any, responders: dict[str, Responder]) -> list[Responder]:
+        assigned = [str(user.get("id")) for user in getattr(task, "assigned_users", None) or []]
+        if not assigned:
+            targets = list(responders.values())
+        else:
+            targets = [responders[user] for user in assigned if user in responders]
+            unmapped = [user for user in assigned if user not in responders]
+            if unmapped:
+                self.log.warning(
+                    "SignalWire HITL notification: assigned users %s have no number in the connection's "
+                    "'hitl_responders' extra and get no SMS.",
+                    ", ".join(unmapped),
+                )
+        if not targets:
+            self.log.error(
+                "SignalWire HITL notification not sent: no responder has a number (connection %r, extra "
+                "'hitl_responders').",
+                self.signalwire_conn_id,
+            )
+        return targets
+
+    def _facts(
+        self,
+        context: Mapping[str, Any],
+        task: Any,
+        ti: Any,
+        options: list[str],
+        targets: list[Responder],
+        markers: SharedMarkers,
+    ) -> dict[str, Any]:
+        from airflow_provider_signalwire.compat import conf
+        from airflow_provider_signalwire.hitl import CODE_GRACE, NO_DEADLINE_TTL, options_text
+
+        now = datetime.now(timezone.utc)
+        # Standard provider 1.12 (Airflow 3.1) bounds the wait with execution_timeout, later ones response_timeout.
+        timeout = getattr(task, "response_timeout", None) or getattr(task, "execution_timeout", None)
+        deadline = now + timeout if isinstance(timeout, timedelta) else None
+        base = self.base_url or conf.get("api", "base_url", fallback="") or "http://localhost:8080"
+        has_params = bool(getattr(task, "params", None))
+        request = {
+            "dag_id": ti.dag_id,
+            "run_id": ti.run_id,
+            "task_id": ti.task_id,
+            "map_index": ti.map_index,
+            "ti_id": str(ti.id),
+            "options": options,
+            "multiple": bool(getattr(task, "multiple", False)),
+            "users": [responder.user_id for responder in targets],
+            "expires_at": (deadline.timestamp() + CODE_GRACE) if deadline else now.timestamp() + NO_DEADLINE_TTL,
+        }
+        code = None if has_params else self._code_for(markers, request)
+        return {
+            "subject": _text(getattr(task, "subject", "")),
+            "options": options_text(options),
+            "code": code,
+            "deadline": deadline.strftime("%b %d %H:%M UTC") if deadline else None,
+            "link": task.generate_link_to_ui(task_instance=ti, base_url=base),
+        }
+
+    def _code_for(self, markers: SharedMarkers, request: dict[str, Any]) -> str:
+        """The request's code: the one already given to it, else a new one no live request holds."""
+        from airflow_provider_signalwire.hitl import code_marker, new_code, request_marker
+
+        name = request_marker(request["ti_id"])
+        kept = markers.get(name)
+        if kept:
+            return str(kept["code"])
+        for _ in range(CODE_ATTEMPTS):
+            code = new_code(self.code_digits)
+            token = markers.claim(code_marker(code), request)
+            if token is None:
+                continue  # another live request holds this code
+            if markers.claim(name, {"code": code}) is None:  # a concurrent call gave the request its code
+                markers.release(code_marker(code), token)
+                return str((markers.get(name) or {})["code"])
+            return code
+        raise RuntimeError(f"no free {self.code_digits}-digit code after {CODE_ATTEMPTS} draws; give more code_digits")
+
+    def _body(self, context: Mapping[str, Any], facts: dict[str, Any]) -> str:
+        from airflow_provider_signalwire.api.resources.messages import MAX_BODY_LENGTH
+
+        if self.body_template:
+            jinja_env = self.get_template_env(dag=context.get("dag"))
+            values: dict[str, Any] = {**context, "hitl": facts}
+            body = str(self.render_template(self.body_template, values, jinja_env))  # type: ignore[arg-type]
+        else:
+            body = default_hitl_body(facts)
+        if len(body) > MAX_BODY_LENGTH:
+            self.log.warning("SignalWire HITL notification text cut to %d characters.", MAX_BODY_LENGTH)
+            body = body[: MAX_BODY_LENGTH - 3] + "..."
+        return body
