@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import functools
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -14,6 +15,12 @@ def parse_api_datetime(value: Any) -> datetime | None:
     """Parse a resource's RFC 2822 date (ISO 8601 tolerated) as UTC; ``None`` when absent or unreadable."""
     if not value or not isinstance(value, str):
         return None
+    return _parse_api_datetime(value)
+
+
+@functools.lru_cache(maxsize=16384)
+def _parse_api_datetime(value: str) -> datetime | None:
+    # Cached: a watcher's polls read the same items' dates again and again (datetimes are immutable).
     try:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -26,7 +26,7 @@ DEFAULT_LOOKBACK = timedelta(minutes=2)
 #: The same when watching for a status, which an item may reach long after its date (a late carrier report).
 STATUS_LOOKBACK = timedelta(hours=1)
 #: A poll's page size: a quiet poll is one page; a burst pages on until it has passed the cursor.
-POLL_PAGE_SIZE = 100
+POLL_PAGE_SIZE = 20
 #: How far behind the poll's own clock a cursor may move when nothing newer was listed: SignalWire's clock may lag
 #: ours by this much (plus ``lookback``) without an item being missed.
 CLOCK_MARGIN = timedelta(minutes=1)

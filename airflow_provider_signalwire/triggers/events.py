@@ -184,6 +184,8 @@ class _SignalWireNewItemsEventTrigger(SignalWireWatcherTrigger):
                 yield TriggerEvent(payload)
             # Reached once the triggerer took the event: a trigger stopped at the yield fires it again after a restart.
             watch.handed(item)
+            if not watch.acknowledged and item.matches:  # no word from Airflow when it is stored: store it now
+                await watch.stored([watch.current])
 
     async def _payload(self, hook: SignalWireAsyncHook, seen: SeenItem) -> dict[str, Any]:
         raise NotImplementedError

@@ -72,6 +72,9 @@ class Watch:
         self.store = store
         self.handled: dict[int, list[SeenItem]] = {}
         self.current = 0
+        #: Whether Airflow says when this watcher's events are stored (3.3's shared streams): then the cursor is
+        #: stored after that; otherwise as soon as the triggerer took each event.
+        self.acknowledged = False
         self.saved_at = time.monotonic()
 
     def take(self, poll: Poll) -> list[SeenItem]:

@@ -80,6 +80,7 @@ class SignalWireWatcherTrigger(BaseEventTrigger):
         moves the stored cursor); otherwise the cursor is stored as soon as the triggerer took the events.
         """
         watch = await self._watch()
+        watch.acknowledged = acknowledged
         group.join(watch)
         try:
             async for poll in polls:
