@@ -27,6 +27,8 @@ DEFAULT_LOOKBACK = timedelta(minutes=2)
 STATUS_LOOKBACK = timedelta(hours=1)
 #: A poll's page size: a quiet poll is one page; a burst pages on until it has passed the cursor.
 POLL_PAGE_SIZE = 20
+#: The page sizes of a shared poll, which follows what the last poll found: small while quiet, larger in a burst.
+SHARED_POLL_PAGE_SIZES = (5, 200)
 #: How far behind the poll's own clock a cursor may move when nothing newer was listed: SignalWire's clock may lag
 #: ours by this much (plus ``lookback``) without an item being missed.
 CLOCK_MARGIN = timedelta(minutes=1)
@@ -246,13 +248,13 @@ class NewItemsQuery:
         """The hooks' ``list`` arguments for a poll after ``cursor`` (see :meth:`poll_arguments_from`)."""
         return self.poll_arguments_from(cursor.window_start(self.lookback))
 
-    def poll_arguments_from(self, start: datetime) -> dict[str, Any]:
+    def poll_arguments_from(self, start: datetime, page_size: int = POLL_PAGE_SIZE) -> dict[str, Any]:
         """
         The hooks' ``list`` arguments for a poll of the items dated ``start`` or later: in small pages, newest first,
         stopping once past ``start`` where the list's order allows it (not for a call's end, which a long call
         reaches long after the calls listed around it).
         """
-        arguments: dict[str, Any] = {"page_size": POLL_PAGE_SIZE, **self.list_filters(start)}
+        arguments: dict[str, Any] = {"page_size": page_size, **self.list_filters(start)}
         if self.spec.date_filters[self.date_filter].item_field in self.spec.list_order:
             arguments["stop_below"] = start
         return arguments

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_provider_signalwire.api.polling import FailureCounter, wait_after_failure
+from airflow_provider_signalwire.api.watching import SHARED_POLL_PAGE_SIZES
 from airflow_provider_signalwire.compat import SharedStreamProducer
 from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireConnectionError
 
@@ -143,6 +144,7 @@ class PollGroup:
     async def polls(self, hook: SignalWireAsyncHook, log: Any) -> AsyncIterator[Poll]:
         """Poll for ever: each poll that finds items not handed out before is yielded; errors end it."""
         number = 0
+        page_size = SHARED_POLL_PAGE_SIZES[1]  # the first poll may find a backlog
         failures: FailureCounter | None = None
         while not self.watches:
             await self.wait(3600)
@@ -158,12 +160,16 @@ class PollGroup:
             start = min(w.cursor.window_start(w.query.lookback) for w in self.watches)
             polled_at = datetime.now(UTC)
             try:
-                listed = [item async for item in hook.list(first.query.spec, **first.query.poll_arguments_from(start))]
+                arguments = first.query.poll_arguments_from(start, page_size)
+                listed = [item async for item in hook.list(first.query.spec, **arguments)]
             except (SignalWireApiError, SignalWireConnectionError) as error:
                 failures.failed(error)  # raises when the watchers should fail
                 await asyncio.sleep(wait_after_failure(error, interval))
                 continue
             failures.succeeded()
+            smallest, largest = SHARED_POLL_PAGE_SIZES
+            # The next poll's page holds what this one found twice over: one small page while quiet.
+            page_size = min(largest, max(smallest, 2 * len(listed)))
             fresh = [item for item in listed if item.get("sid") not in self.handed_out]
             for item in fresh:
                 self.handed_out[str(item.get("sid"))] = first.query.item_date(item)
