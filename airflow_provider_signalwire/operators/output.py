@@ -133,16 +133,19 @@ def walk(hook: SignalWireHook, listing: Listing, log: Any, what: str, *, prefetc
     """
     started = last = time.monotonic()
     pages = hook.pages(listing)
-    for page in ahead(pages) if prefetch else pages:
+    # Counted here, not from the listing: with prefetch the listing is already a page ahead of the caller.
+    items_done = 0
+    for pages_done, page in enumerate(ahead(pages) if prefetch else pages, start=1):
         yield page
+        items_done += len(page)
         now = time.monotonic()
         if now - last >= PROGRESS_EVERY:
             last = now
             log.info(
                 "Listing SignalWire %s: %d pages, %d items so far, %.0f s",
                 what,
-                listing.pages,
-                listing.count,
+                pages_done,
+                items_done,
                 now - started,
             )
     log.info(
