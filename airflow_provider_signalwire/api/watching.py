@@ -28,7 +28,7 @@ STATUS_LOOKBACK = timedelta(hours=1)
 #: A poll's page size: a quiet poll is one page; a burst pages on until it has passed the cursor.
 POLL_PAGE_SIZE = 20
 #: The page sizes of a shared poll, which follows what the last poll found: small while quiet, larger in a burst.
-SHARED_POLL_PAGE_SIZES = (5, 200)
+SHARED_POLL_PAGE_SIZES = (2, 200)
 #: How far behind the poll's own clock a cursor may move when nothing newer was listed: SignalWire's clock may lag
 #: ours by this much (plus ``lookback``) without an item being missed.
 CLOCK_MARGIN = timedelta(minutes=1)
