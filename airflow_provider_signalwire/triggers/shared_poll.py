@@ -215,10 +215,14 @@ class SignalWirePoll(SharedStreamProducer):
     async def advance(self, batch: Sequence[Any]) -> None:
         # A poll some watcher failed on is not counted as stored: that watcher starts over from its saved cursor.
         numbers = [item.broker_payload for item in batch if item.outcome.failed == 0]
+        failed = [item.broker_payload for item in batch if item.outcome.failed != 0]
         group = GROUPS.get(self.key)
-        if group is not None and numbers:
+        if group is not None:
             for watch in list(group.watches):
-                await watch.stored(numbers)
+                for number in failed:  # nothing more will be said of these polls: let them go
+                    watch.handled.pop(number, None)
+                if numbers:
+                    await watch.stored(numbers)
 
     async def aclose(self) -> None:
         group = GROUPS.get(self.key)
