@@ -49,6 +49,32 @@ def _wait(condition, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def airflow_home(tmp_path: Path, dag_file: Path, dag_id: str, **settings: str) -> tuple[dict[str, str], Path]:
+    """
+    A migrated SQLite Airflow home of its own, with ``dag_file``'s DAG written to it unpaused (which registers its
+    asset watchers): the environment to run Airflow in, and the database's path.
+    """
+    home = tmp_path / "airflow"
+    home.mkdir()
+    database = home / "airflow.db"
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{database}",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        **settings,
+    }
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True)
+    sync = (
+        "from pathlib import Path; from tests.watchers.conftest import sync_unpaused; "
+        f"sync_unpaused(Path({str(dag_file)!r}), {dag_id!r})"
+    )
+    sync_env = {**env, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
+    subprocess.run([sys.executable, "-c", sync], env=sync_env, cwd=REPO, check=True, capture_output=True)
+    return env, database
+
+
 def _start_triggerer(env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "airflow", "triggerer"],
@@ -73,23 +99,7 @@ def _stop(process: subprocess.Popen) -> None:
 @pytest.mark.timeout(300)
 def test_real_triggerer_turns_inbound_sms_into_asset_events_across_a_restart(signalwire_conn, tmp_path):
     emulator = signalwire_conn
-    home = tmp_path / "airflow"
-    home.mkdir()
-    database = home / "airflow.db"
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{database}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLE_DAGS),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    }
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True)
-    sync = (
-        "from tests.watchers.conftest import EXAMPLE_DAGS, sync_unpaused; "
-        f"sync_unpaused(EXAMPLE_DAGS / 'example_signalwire_event_driven.py', {DAG_ID!r})"
-    )
-    sync_env = {**env, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
-    subprocess.run([sys.executable, "-c", sync], env=sync_env, cwd=REPO, check=True, capture_output=True)
+    env, database = airflow_home(tmp_path, EXAMPLE_DAGS / "example_signalwire_event_driven.py", DAG_ID)
     log = tmp_path / "triggerer.log"
 
     def events() -> list[dict]:

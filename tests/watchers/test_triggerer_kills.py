@@ -15,16 +15,14 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from airflow_compat import AIRFLOW_V_3_3_PLUS
 
 from .conftest import CUSTOMER, SUPPORT_NUMBER
-from .test_triggerer_end_to_end import REPO, _query, _wait
+from .test_triggerer_end_to_end import _query, _start_triggerer, _wait, airflow_home
 
 DAG_ID = "signalwire_burst"
 MESSAGES = 200
@@ -53,17 +51,6 @@ with DAG(dag_id="{DAG_ID}", schedule=[burst], catchup=False):
 '''
 
 
-def _start(env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "airflow", "triggerer"],
-        env=env,
-        cwd=env["AIRFLOW_HOME"],
-        stdout=log.open("a"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
 def _kill(process: subprocess.Popen) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
@@ -74,29 +61,17 @@ def _kill(process: subprocess.Popen) -> None:
 @pytest.mark.timeout(600)
 def test_triggerer_killed_during_a_burst_misses_no_message(signalwire_conn, tmp_path):
     emulator = signalwire_conn
-    home = tmp_path / "airflow"
     dags = tmp_path / "dags"
-    home.mkdir()
     dags.mkdir()
     (dags / "burst.py").write_text(DAG_FILE)
-    database = home / "airflow.db"
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{database}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    env, database = airflow_home(
+        tmp_path,
+        dags / "burst.py",
+        DAG_ID,
         # A killed triggerer's triggers go to the next one once its heartbeat is this old.
-        "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
-        "AIRFLOW__SCHEDULER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "3",
-    }
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True)
-    sync = (
-        "from pathlib import Path; from tests.watchers.conftest import sync_unpaused; "
-        f"sync_unpaused(Path({str(dags / 'burst.py')!r}), {DAG_ID!r})"
+        AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC="1",
+        AIRFLOW__SCHEDULER__TRIGGERER_HEALTH_CHECK_THRESHOLD="3",
     )
-    sync_env = {**env, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
-    subprocess.run([sys.executable, "-c", sync], env=sync_env, cwd=REPO, check=True, capture_output=True)
     log = tmp_path / "triggerer.log"
 
     def delivered() -> list[str]:
@@ -111,7 +86,7 @@ def test_triggerer_killed_during_a_burst_misses_no_message(signalwire_conn, tmp_
             time.sleep(0.15)
 
     started = time.monotonic()
-    triggerer = _start(env, log)
+    triggerer = _start_triggerer(env, log)
     kills = 0
     try:
         _wait(lambda: _query(database, "SELECT 1 FROM asset_state_store"), 90, "the watcher to store its start")
@@ -122,7 +97,7 @@ def test_triggerer_killed_during_a_burst_misses_no_message(signalwire_conn, tmp_
             time.sleep(chooser.uniform(2.0, 5.0))
             _kill(triggerer)
             kills += 1
-            triggerer = _start(env, log)
+            triggerer = _start_triggerer(env, log)
         sender.join()
         _wait(lambda: set(sent) <= set(delivered()), 180, "every message to become an asset event")
         time.sleep(3)  # anything fired twice late is counted too
