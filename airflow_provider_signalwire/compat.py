@@ -32,14 +32,19 @@ __all__ = [
     "VariableStore",
     "amask_secret",
     "answer_hitl_request",
+    "api_server_url",
     "asset_state_accessors",
     "conf",
     "httpx_transport_for",
     "mask_secret",
+    "metadata_database_at_hand",
     "plugin_base",
+    "read_variable",
     "record_asset_event_once",
+    "swap_variable",
     "update_asset_state_with_event",
     "variable_store",
+    "variables_under",
 ]
 
 
@@ -158,6 +163,119 @@ def variable_store() -> VariableStore:
         set=lambda key, text, description: CoreVariable.set(key, text, description=description),
         delete=CoreVariable.delete,
     )
+
+
+def metadata_database_at_hand() -> bool:
+    """
+    Whether this process may reach Airflow's metadata database itself: the API server, the scheduler, ``dag.test()``;
+    not a task or a trigger run under a supervisor, where the task SDK blocks the ORM. Internal: the blocked
+    connection string ``airflow-db-not-allowed:///`` that ``supervisor.block_orm_access`` sets (3.1-3.3).
+    """
+    return not str(conf.get("database", "sql_alchemy_conn", fallback="")).startswith("airflow-db-not-allowed")
+
+
+def api_server_url() -> str:
+    """
+    The API server's address as this process reaches it: ``[core] execution_api_server_url`` less its
+    ``execution/`` part (every worker has it, to reach the Execution API), else ``[api] base_url``.
+    """
+    execution = conf.get("core", "execution_api_server_url", fallback="") or ""
+    if execution:
+        base = execution.rstrip("/")
+        return base[: -len("/execution")] if base.endswith("/execution") else base
+    return (conf.get("api", "base_url", fallback="") or "http://localhost:8080").rstrip("/")
+
+
+def _retry_locked(work: Callable[[], Any]) -> Any:
+    # SQLite lets one writer in at a time: a writer that found it locked tries again, briefly.
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(20):
+        try:
+            return work()
+        except OperationalError as error:
+            if "locked" not in str(error).lower() or attempt == 19:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    return None
+
+
+def read_variable(key: str) -> str | None:
+    """
+    From a process with the metadata database: the Variable ``key`` as stored (decrypted), ``None`` when absent,
+    read past every secrets backend and cache. Internal: ``airflow.models.variable.Variable``.
+    """
+    from airflow.models.variable import Variable as CoreVariable
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    def read() -> str | None:
+        with create_session() as session:
+            row = session.scalar(select(CoreVariable).where(CoreVariable.key == key))
+            return None if row is None else row.val
+
+    return _retry_locked(read)
+
+
+def swap_variable(key: str, expected: str | None, new: str | None, description: str = "") -> bool:
+    """
+    From a process with the metadata database: set the Variable ``key`` to ``new`` (delete it for ``None``) only
+    if it holds ``expected`` (is absent, for ``None``), atomically; whether it did. A create relies on the key's
+    unique constraint, a change or a delete on an update whose ``WHERE`` names the stored text: of concurrent
+    swaps from one value, exactly one succeeds, on SQLite as on PostgreSQL or MySQL. Internal:
+    ``airflow.models.variable.Variable`` (its ``val`` column, encrypted when a Fernet key is set).
+    """
+    from airflow.models.variable import Variable as CoreVariable
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete, select, update
+    from sqlalchemy.exc import IntegrityError
+
+    def swap() -> bool:
+        with create_session() as session:
+            if expected is None:
+                if new is None:
+                    return session.scalar(select(CoreVariable.id).where(CoreVariable.key == key)) is None
+                try:
+                    with session.begin_nested():
+                        session.add(CoreVariable(key=key, val=new, description=description))
+                except IntegrityError:
+                    return False
+                return True
+            row = session.scalar(select(CoreVariable).where(CoreVariable.key == key))
+            if row is None or row.val != expected:
+                return False
+            stored = row._val  # the column as stored (ciphertext when encrypted): the update names it exactly
+            session.expunge(row)
+            where = (CoreVariable.key == key, CoreVariable._val == stored)
+            if new is None:
+                done = session.execute(delete(CoreVariable).where(*where).execution_options(synchronize_session=False))
+            else:
+                replacement = CoreVariable(key=key, val=new)
+                values = {"_val": replacement._val, "is_encrypted": replacement.is_encrypted}
+                if description:
+                    values["description"] = description
+                done = session.execute(
+                    update(CoreVariable).where(*where).values(**values).execution_options(synchronize_session=False)
+                )
+            return int(getattr(done, "rowcount", 0)) == 1
+
+    return bool(_retry_locked(swap))
+
+
+def variables_under(prefix: str) -> dict[str, str]:
+    """From a process with the metadata database: every Variable whose key starts with ``prefix``, as stored."""
+    from airflow.models.variable import Variable as CoreVariable
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    def read() -> dict[str, str]:
+        with create_session() as session:
+            rows = session.scalars(select(CoreVariable).where(CoreVariable.key.startswith(prefix, autoescape=True)))
+            return {row.key: row.val for row in rows}
+
+    return _retry_locked(read)
 
 
 def record_asset_event_once(uri: str, extra: dict[str, Any], *, seen: Callable[[Any, Any, list[int]], bool]) -> bool:

@@ -5,13 +5,15 @@ What the human-in-the-loop notifier and the reply receiver share: responders, re
   extra: a JSON object from an Airflow user id to a number (``{"alice": "+15551230000"}``), or to
   ``{"phone": "+1...", "name": "Alice Example"}`` where the user's display name differs from its id.
 * **Request codes** are random (``secrets``), one per HITL request, kept as once-only markers in Airflow's
-  metadata database (:class:`~airflow_provider_signalwire.ledger.SharedMarkers`, one Variable per connection).
+  metadata database (:class:`~airflow_provider_signalwire.ledger.SharedMarkers`, one Variable per marker), each
+  live only as long as its request.
   A code's marker names the request (DAG, run, task, map index, task instance id) and the users it was sent to;
   the request's own answer state in Airflow says whether the code is still good.
 
-* **Wrong codes** are counted per mapped number, as markers that live :data:`WRONG_CODE_WINDOW` seconds: the
-  :data:`WRONG_CODE_LIMIT`-th wrong code within that window locks the number out for as long, so a 4-digit code
-  cannot be guessed by texting them all.
+* **Wrong codes** are budgets of once-only slots that live :data:`WRONG_CODE_WINDOW` seconds: a reply takes a
+  slot of its number's budget (:data:`WRONG_CODE_LIMIT`) and of the connection's (:data:`WRONG_CODE_LIMIT_ALL`)
+  before its code is looked at, and gives them back only when the code was right. However many replies arrive at
+  once, from however many numbers, no more codes are tried in any window than the budgets hold.
 
 Nothing here sends a request; only :func:`read_responders` and the markers' functions reach Airflow.
 """
@@ -30,15 +32,20 @@ if TYPE_CHECKING:
     from airflow_provider_signalwire.ledger import SharedMarkers
 
 RESPONDERS_EXTRA = "hitl_responders"
-#: How long a code's marker is kept at most; each marker also carries its own ``expires_at``.
-MARKER_TTL = 31 * 24 * 3600.0
-#: How long a code stays good after its request's deadline, or after it was sent when there is none.
-CODE_GRACE = 24 * 3600.0
-NO_DEADLINE_TTL = 14 * 24 * 3600.0
+#: How long a code stays good after its request's deadline (to answer "no longer waiting"), and after it was sent
+#: when the request has no deadline: a code lives only as long as its request can use it.
+CODE_GRACE = 3600.0
+NO_DEADLINE_TTL = 3 * 24 * 3600.0
+#: How long a code's marker is kept at most (each one lives until its own ``expires_at``).
+MARKER_TTL = NO_DEADLINE_TTL
+#: How long a reply's answer is kept for a redelivery of the same message.
+REPLY_TTL = 2 * 24 * 3600.0
 
-#: Wrong codes a mapped number may send within :data:`WRONG_CODE_WINDOW` seconds; the last of them locks it out.
+#: Wrong codes one mapped number may send within any :data:`WRONG_CODE_WINDOW` seconds.
 WRONG_CODE_LIMIT = 5
-#: Seconds a wrong code counts, and seconds a locked-out number's replies are refused.
+#: Wrong codes all the connection's numbers together may send within any :data:`WRONG_CODE_WINDOW` seconds.
+WRONG_CODE_LIMIT_ALL = 10
+#: Seconds a wrong code counts.
 WRONG_CODE_WINDOW = 15 * 60.0
 
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
@@ -111,36 +118,56 @@ def read_responders(conn_id: str) -> dict[str, Responder]:
 
 def request_markers(conn_id: str) -> SharedMarkers:
     """The markers of the connection's HITL requests: their codes and the SMS already sent."""
-    from airflow_provider_signalwire.ledger import SharedMarkers, digest
+    from airflow_provider_signalwire.ledger import SharedMarkers
 
-    return SharedMarkers(f"hitl_{digest(conn_id)}", MARKER_TTL)
+    return SharedMarkers("hitl", MARKER_TTL, conn_id=conn_id, purpose="an approval request's code or SMS")
 
 
 def attempt_markers(conn_id: str) -> SharedMarkers:
-    """The markers of the connection's recent wrong codes and locked-out numbers."""
-    from airflow_provider_signalwire.ledger import SharedMarkers, digest
+    """The markers of the connection's recent wrong codes: budgets per mapped number and for the connection."""
+    from airflow_provider_signalwire.ledger import SharedMarkers
 
-    return SharedMarkers(f"hitl_attempts_{digest(conn_id)}", WRONG_CODE_WINDOW)
+    return SharedMarkers("hitl_attempts", WRONG_CODE_WINDOW, conn_id=conn_id, purpose="a recent wrong approval code")
 
 
-def _lock_marker(phone: str) -> str:
+def reply_markers(conn_id: str) -> SharedMarkers:
+    """The markers of the replies answered, by SignalWire's message SID: a redelivery gets the same answer."""
+    from airflow_provider_signalwire.ledger import SharedMarkers
+
+    return SharedMarkers("hitl_replies", REPLY_TTL, conn_id=conn_id, purpose="an approval reply already answered")
+
+
+def _budgets(phone: str) -> list[tuple[str, int]]:
     from airflow_provider_signalwire.ledger import digest
 
-    return f"locked:{digest(phone)}"
+    return [(f"wrong:{digest(phone)}", WRONG_CODE_LIMIT), ("wrong:any", WRONG_CODE_LIMIT_ALL)]
+
+
+def take_attempt(markers: SharedMarkers, phone: str) -> list[tuple[str, str]] | None:
+    """
+    Take a wrong-code slot of ``phone``'s budget and of the connection's, before a code is looked at: the slots
+    taken, for :func:`forgive_attempt`; ``None`` when either budget is spent (the number is locked out).
+    However many replies arrive at once, no more codes are tried than the budgets hold.
+    """
+    taken: list[tuple[str, str]] = []
+    for name, slots in _budgets(phone):
+        slot = markers.claim_slot(name, slots)
+        if slot is None:
+            forgive_attempt(markers, taken)
+            return None
+        taken.append(slot)
+    return taken
+
+
+def forgive_attempt(markers: SharedMarkers, taken: Sequence[tuple[str, str]]) -> None:
+    """Give back the slots of a reply whose code was right: only wrong codes count."""
+    for marker, token in taken:
+        markers.release(marker, token)
 
 
 def is_locked_out(markers: SharedMarkers, phone: str) -> bool:
-    """Whether ``phone`` sent too many wrong codes lately: its replies are refused until the lock expires."""
-    return markers.get(_lock_marker(phone)) is not None
-
-
-def count_wrong_code(markers: SharedMarkers, phone: str) -> bool:
-    """Count a wrong code from ``phone``; ``True`` when it is the one that locks the number out."""
-    from airflow_provider_signalwire.ledger import digest
-
-    wrong = f"wrong:{digest(phone)}:"
-    markers.claim(wrong + secrets.token_hex(6))
-    return markers.count(wrong) >= WRONG_CODE_LIMIT and markers.claim(_lock_marker(phone)) is not None
+    """Whether ``phone``'s budget or the connection's is spent: its next replies are refused until slots expire."""
+    return any(markers.live_slots(name, slots) >= slots for name, slots in _budgets(phone))
 
 
 def new_code(digits: int) -> str:

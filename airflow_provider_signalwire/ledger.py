@@ -4,7 +4,8 @@ Once-only state, kept in Airflow's metadata database: what must survive a retry,
 * :class:`TaskLedger`: values one task instance keeps across its tries (a create's record, a sensor's failed
   polls): Airflow's task state store from 3.3, one Airflow Variable per key and task instance before.
 * :class:`SharedMarkers`: "already done" markers that every worker, DAG processor and triggerer sees (the
-  notifier's alerts), each live for a while: one Airflow Variable per owner, holding its live markers.
+  notifier's alerts, approval codes, wrong-code budgets), each live for a while: one Airflow Variable per marker,
+  taken atomically (a compare-and-set in the metadata database).
 
 Nothing here touches a local disk, so Celery and Kubernetes workers share the same state. Where the database
 cannot be reached, the calls raise: the caller decides whether to go on without the guarantee.
@@ -16,7 +17,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 VARIABLE_PREFIX = "signalwire"
@@ -95,85 +96,147 @@ class TaskLedger:
 
 
 class MarkerUnavailable(RuntimeError):
-    """A marker could be neither taken nor found taken (other claims kept rewriting the owner's markers)."""
+    """A marker could be neither taken nor found taken (Airflow's metadata database did not settle it)."""
 
 
 class SharedMarkers:
     """
-    "Done" markers that every machine sees, each live for ``ttl`` seconds, for one owner (a notifier).
+    "Done" markers that every machine sees, each live for a while, for one owner (a notifier, a connection's
+    approval requests): one Airflow Variable per marker, taken with an atomic compare-and-set.
 
-    All of an owner's live markers are one Airflow Variable; expired ones are dropped at each write, and the
-    Variable is deleted when none is left. A claim writes a fresh token and reads it back ``settle`` seconds later:
-    of two machines claiming the same marker at once, the last writer keeps it and the other finds it taken, as
-    long as a write takes less than ``settle``.
+    A claim reads the marker's Variable and swaps it for its own record only if the Variable still holds what it
+    read (absent, or an expired record): of any number of concurrent claimers, on any number of machines, exactly
+    one takes a marker, whatever a write takes. Claims of different markers touch different Variables and never
+    meet. Where this process reaches the metadata database (the API server, ``dag.test()``) the swap runs there;
+    in a task or a trigger, which Airflow keeps from the database, it runs in the API server through the provider's
+    claim route (see :mod:`airflow_provider_signalwire.ledger_stores`). Expiry follows that one clock.
 
     :param owner: who the markers belong to (a digest of the notifier's settings).
-    :param ttl: seconds a marker counts.
-    :param settle: seconds to wait before reading a claim back.
+    :param ttl: seconds a marker counts, unless a claim gives its own.
+    :param conn_id: the SignalWire connection whose API token signs the claims sent to the API server.
+    :param purpose: what the markers are for, in their Variables' description.
+    :param store: where the markers live (default: see :func:`~airflow_provider_signalwire.ledger_stores.claim_store`).
     """
 
-    ATTEMPTS = 3
+    ATTEMPTS = 5
+    #: One claim in this many also drops the owner's expired markers.
+    SWEEP_EVERY = 20
 
-    def __init__(self, owner: str, ttl: float, *, settle: float = 0.3, clock: Callable[[], float] = time.time) -> None:
-        from airflow_provider_signalwire.compat import variable_store
+    def __init__(
+        self,
+        owner: str,
+        ttl: float,
+        *,
+        conn_id: str,
+        purpose: str = "an alert already sent",
+        store: Any = None,
+    ) -> None:
+        from airflow_provider_signalwire.ledger_stores import claim_prefix, claim_store
 
-        self.key = f"{VARIABLE_PREFIX}_markers_{owner}"
+        self.prefix = f"{claim_prefix(conn_id)}{owner}_"
         self.ttl = ttl
-        self.settle = settle
-        self._clock = clock
-        self._variables = variable_store()
+        self.purpose = purpose
+        self._store = store if store is not None else claim_store(conn_id)
 
-    def _read(self) -> dict[str, dict[str, Any]]:
-        text = self._variables.get(self.key)
+    def key(self, name: str) -> str:
+        """The Variable that holds marker ``name`` (a digest: names may hold what a key must not show)."""
+        return self.prefix + digest(name)
+
+    @staticmethod
+    def _live(text: str | None, now: float) -> dict[str, Any] | None:
         try:
-            value = json.loads(text) if text else {}
+            record = json.loads(text) if text else None
         except ValueError:
-            value = {}
-        now = self._clock()
-        return {
-            name: marker
-            for name, marker in (value.items() if isinstance(value, dict) else [])
-            if isinstance(marker, dict) and now - float(marker.get("at", 0)) <= self.ttl
-        }
+            return None
+        if isinstance(record, dict) and float(record.get("expires", 0)) > now:
+            return record
+        return None
 
-    def _write(self, markers: dict[str, dict[str, Any]]) -> None:
-        if not markers:
-            self._variables.delete(self.key)
-            return
-        description = "SignalWire notifier: alerts already sent (each kept for a while, so a repeat sends nothing)."
-        self._variables.set(self.key, json.dumps(markers, sort_keys=True), description)
+    def _record(self, token: str, now: float, ttl: float | None, facts: Mapping[str, Any] | None) -> str:
+        record = {"token": token, "expires": now + (self.ttl if ttl is None else ttl), "facts": dict(facts or {})}
+        return json.dumps(record, sort_keys=True)
 
-    def get(self, name: str) -> dict[str, Any] | None:
-        """The facts kept with the live marker ``name`` (as claimed), ``None`` when it is not live."""
-        marker = self._read().get(name)
-        return None if marker is None else {k: v for k, v in marker.items() if k not in ("at", "token")}
+    def _description(self, record: str) -> str:
+        until = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(json.loads(record)["expires"]))
+        return f"SignalWire once-only marker: {self.purpose} (counts until {until})."
 
-    def count(self, prefix: str) -> int:
-        """How many live markers have a name starting with ``prefix``."""
-        return sum(1 for name in self._read() if name.startswith(prefix))
+    def _swap(self, key: str, expected: str | None, new: str | None) -> bool:
+        """Swap, and where the answer was lost, tell from what the Variable now holds whether the swap happened."""
+        try:
+            return bool(self._store.swap(key, expected, new, self._description(new) if new else ""))
+        except Exception:
+            text, _ = self._store.read(key)
+            if text == new:
+                return True
+            if text != expected:
+                return False
+            raise
 
-    def claim(self, name: str, facts: Mapping[str, Any] | None = None) -> str | None:
+    def claim(self, name: str, facts: Mapping[str, Any] | None = None, *, ttl: float | None = None) -> str | None:
         """
         Take the marker ``name``: its token, for :meth:`release`; ``None`` when it is live already (done, or being
         done elsewhere). Raises :class:`MarkerUnavailable` when it cannot tell.
         """
-        token = secrets.token_hex(8)
+        key, token = self.key(name), secrets.token_hex(8)
         for _ in range(self.ATTEMPTS):
-            markers = self._read()
-            if name in markers:
+            text, now = self._store.read(key)
+            if self._live(text, now) is not None:
                 return None
-            markers[name] = {**(facts or {}), "at": self._clock(), "token": token}
-            self._write(markers)
-            time.sleep(self.settle)
-            kept = self._read().get(name)
-            if kept is not None:
-                return token if kept.get("token") == token else None
-            # A claim of another marker rewrote the Variable without ours: claim again.
-        raise MarkerUnavailable(f"SignalWire marker {name} kept being overwritten in Variable {self.key}")
+            if self._swap(key, text, self._record(token, now, ttl, facts)):
+                if secrets.randbelow(self.SWEEP_EVERY) == 0:
+                    self.sweep()
+                return token
+        raise MarkerUnavailable(f"SignalWire marker {key}: every claim lost to a change made meanwhile")
+
+    def holder(self, name: str) -> tuple[str, dict[str, Any]] | None:
+        """The token and the facts of the live marker ``name``, ``None`` when it is not live."""
+        text, now = self._store.read(self.key(name))
+        record = self._live(text, now)
+        return None if record is None else (str(record.get("token")), dict(record.get("facts") or {}))
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        """The facts kept with the live marker ``name``, ``None`` when it is not live."""
+        held = self.holder(name)
+        return None if held is None else held[1]
+
+    def update(self, name: str, token: str, facts: Mapping[str, Any]) -> bool:
+        """Add ``facts`` to the marker this claim holds (what became of the work); ``False`` when it is not held."""
+        key = self.key(name)
+        for _ in range(self.ATTEMPTS):
+            text, now = self._store.read(key)
+            record = self._live(text, now)
+            if record is None or record.get("token") != token:
+                return False
+            changed = {**record, "facts": {**(record.get("facts") or {}), **facts}}
+            if self._swap(key, text, json.dumps(changed, sort_keys=True)):
+                return True
+        raise MarkerUnavailable(f"SignalWire marker {key}: every update lost to a change made meanwhile")
 
     def release(self, name: str, token: str) -> None:
         """Give back a marker this claim took (its work certainly did not happen), so that a repeat may try again."""
-        markers = self._read()
-        if markers.get(name, {}).get("token") == token:
-            del markers[name]
-            self._write(markers)
+        key = self.key(name)
+        for _ in range(self.ATTEMPTS):
+            text, now = self._store.read(key)
+            record = self._live(text, now)
+            if record is None or record.get("token") != token or self._swap(key, text, None):
+                return
+
+    def claim_slot(self, name: str, slots: int, facts: Mapping[str, Any] | None = None) -> tuple[str, str] | None:
+        """
+        Take one of ``slots`` markers ``name:0`` … (a budget: at most ``slots`` live at once, however many claim
+        together): ``(marker, token)``, ``None`` when every slot is live.
+        """
+        for slot in range(slots):
+            marker = f"{name}:{slot}"
+            token = self.claim(marker, facts)
+            if token is not None:
+                return marker, token
+        return None
+
+    def live_slots(self, name: str, slots: int) -> int:
+        """How many of the ``slots`` markers ``name:0`` … are live."""
+        return sum(1 for slot in range(slots) if self.holder(f"{name}:{slot}") is not None)
+
+    def sweep(self) -> int:
+        """Delete the owner's expired markers; how many went."""
+        return int(self._store.sweep(self.prefix))

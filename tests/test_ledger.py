@@ -163,15 +163,48 @@ def test_task_ledger_counts_across_the_pokes_of_a_rescheduled_sensor(run_dag):
 
 # SharedMarkers ----------------------------------------------------------------------------------------------
 
+CONN_ID = "signalwire_default"
+
 
 def owner() -> str:
     return f"test_{uuid.uuid4().hex[:12]}"
 
 
-def markers_variable(key: str):
-    from airflow.models.variable import Variable
+def markers_of(name: str, ttl: float = 600) -> SharedMarkers:
+    return SharedMarkers(name, ttl=ttl, conn_id=CONN_ID)
 
-    return Variable.get(key, default_var=None, deserialize_json=True)
+
+def stored_records(markers: SharedMarkers) -> dict[str, dict]:
+    """Every Variable of the owner's markers, read straight from the database."""
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(select(Variable).where(Variable.key.startswith(markers.prefix))).all()
+        return {row.key: json.loads(row.val) for row in rows}
+
+
+def concurrently(count: int, work) -> list:
+    """``work(i)`` in ``count`` threads released at once; their results in order."""
+    results: list = [None] * count
+    errors: list[BaseException] = []
+    start = threading.Barrier(count)
+
+    def run(index: int) -> None:
+        start.wait()
+        try:
+            results[index] = work(index)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    return results
 
 
 def test_a_second_claim_of_a_live_marker_is_refused_in_a_task_and_across_processes(run_dag):
@@ -180,7 +213,7 @@ def test_a_second_claim_of_a_live_marker_is_refused_in_a_task_and_across_process
 
         @task
         def claim_twice() -> list:
-            markers = SharedMarkers(name, ttl=600)
+            markers = markers_of(name)
             return [markers.claim("alert", {"event": "task x failed"}), markers.claim("alert")]
 
         claim_twice()
@@ -188,13 +221,15 @@ def test_a_second_claim_of_a_live_marker_is_refused_in_a_task_and_across_process
     first, second = result_of(run_dag(dag), "claim_twice")
 
     assert first and second is None
-    stored = markers_variable(f"signalwire_markers_{name}")
-    assert stored["alert"]["token"] == first and stored["alert"]["event"] == "task x failed"
-    assert SharedMarkers(name, ttl=600).claim("alert") is None, "this process sees the task's marker"
+    markers = markers_of(name)
+    (record,) = stored_records(markers).values()
+    assert record["token"] == first and record["facts"] == {"event": "task x failed"}
+    assert markers.claim("alert") is None, "this process sees the task's marker"
+    assert markers.get("alert") == {"event": "task x failed"}
 
 
 def test_a_marker_expires(airflow_db):
-    markers = SharedMarkers(owner(), ttl=0.5, settle=0.01)
+    markers = markers_of(owner(), ttl=0.5)
 
     assert markers.claim("alert")
     assert markers.claim("alert") is None
@@ -203,7 +238,7 @@ def test_a_marker_expires(airflow_db):
 
 
 def test_a_released_marker_may_be_claimed_again_and_only_its_claimer_releases_it(airflow_db):
-    markers = SharedMarkers(owner(), ttl=600, settle=0.01)
+    markers = markers_of(owner())
     token = markers.claim("alert")
     assert token
 
@@ -214,39 +249,74 @@ def test_a_released_marker_may_be_claimed_again_and_only_its_claimer_releases_it
     assert markers.claim("alert")
 
 
-def test_expired_and_released_markers_leave_no_variable_behind(airflow_db):
-    name = owner()
-    markers = SharedMarkers(name, ttl=0.3, settle=0.01)
+def test_one_variable_per_marker_and_released_or_swept_markers_leave_none_behind(airflow_db):
+    markers = markers_of(owner(), ttl=0.3)
     token = markers.claim("a")
     assert markers.claim("b")
+    assert len(stored_records(markers)) == 2, "one Variable per marker"
     markers.release("a", token)
-    assert set(markers_variable(markers.key)) == {"b"}
+    assert [record["facts"] for record in stored_records(markers).values()] == [{}]
 
     time.sleep(0.4)
-    other = markers.claim("c")
-    markers.release("c", other)
-
-    assert markers_variable(markers.key) is None
+    assert markers.sweep() == 1
+    assert stored_records(markers) == {}
 
 
-def test_of_two_concurrent_claimers_exactly_one_wins(airflow_db):
+def test_of_many_concurrent_claimers_of_one_marker_exactly_one_wins(airflow_db):
+    # Failed before: each claim wrote the owner's one Variable and read it back 0.3 s later.
     name = owner()
-    rounds = 5
-    wins: list[list[str]] = [[] for _ in range(rounds)]
+    for round_number in range(3):
+        tokens = concurrently(12, lambda index: markers_of(name).claim(f"alert-{round_number}", {"by": index}))
+        assert sum(1 for token in tokens if token) == 1, tokens
 
-    def claimer(who: str, start: threading.Barrier) -> None:
-        markers = SharedMarkers(name, ttl=600)
-        for round_number in range(rounds):
-            start.wait()
-            if markers.claim(f"alert-{round_number}"):
-                wins[round_number].append(who)
 
-    start = threading.Barrier(2)
-    threads = [threading.Thread(target=claimer, args=(who, start)) for who in ("worker-a", "worker-b")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+def test_concurrent_claims_of_different_markers_of_one_owner_all_hold(airflow_db):
+    # Failed before: claims of different markers rewrote one JSON Variable and dropped each other's markers
+    # (MarkerUnavailable: "kept being overwritten").
+    name = owner()
+    tokens = concurrently(16, lambda index: markers_of(name).claim(f"request-{index}", {"index": index}))
 
-    assert [len(winners) for winners in wins] == [1] * rounds, wins
-    assert set(markers_variable(f"signalwire_markers_{name}")) == {f"alert-{n}" for n in range(rounds)}
+    assert all(tokens), tokens
+    markers = markers_of(name)
+    assert [markers.get(f"request-{index}") for index in range(16)] == [{"index": index} for index in range(16)]
+
+
+def test_a_budget_of_slots_holds_against_a_burst(airflow_db):
+    name = owner()
+    taken = concurrently(20, lambda index: markers_of(name).claim_slot("wrong:alice", 5))
+
+    assert sum(1 for slot in taken if slot) == 5
+    assert markers_of(name).live_slots("wrong:alice", 5) == 5
+    marker, token = next(slot for slot in taken if slot)
+    markers_of(name).release(marker, token)
+    assert markers_of(name).claim_slot("wrong:alice", 5) is not None, "a slot given back is free again"
+
+
+def test_update_adds_facts_only_for_the_marker_holder(airflow_db):
+    markers = markers_of(owner())
+    token = markers.claim("reply:SM1", {"first": True})
+
+    assert markers.update("reply:SM1", "someone-else", {"answer": "no"}) is False
+    assert markers.update("reply:SM1", token, {"answer": "Approved"}) is True
+    assert markers.get("reply:SM1") == {"first": True, "answer": "Approved"}
+
+
+CLAIMER = """
+import json, sys
+from airflow_provider_signalwire.ledger import SharedMarkers
+markers = SharedMarkers(sys.argv[1], ttl=600, conn_id="signalwire_default")
+print(json.dumps(markers.claim(sys.argv[2])))
+"""
+
+
+def test_of_concurrent_claimers_in_separate_processes_exactly_one_wins(airflow_db, tmp_path):
+    name = owner()
+    script = tmp_path / "claim.py"
+    script.write_text(CLAIMER)
+    processes = [
+        subprocess.Popen([sys.executable, str(script), name, "alert"], stdout=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    tokens = [json.loads(process.communicate(timeout=120)[0].strip().splitlines()[-1]) for process in processes]
+
+    assert sum(1 for token in tokens if token) == 1, tokens

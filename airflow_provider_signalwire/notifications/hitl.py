@@ -13,6 +13,8 @@ task instance id, so a repeated call for the same request sends nothing more and
 
 from __future__ import annotations
 
+import copy
+import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
     from airflow_provider_signalwire.ledger import SharedMarkers
 
 CODE_ATTEMPTS = 5
+
+
+class SignalWireHITLNotificationError(RuntimeError):
+    """A human-in-the-loop request could be texted to none of its responders."""
 
 
 def _text(value: Any) -> str:
@@ -56,8 +62,9 @@ class SignalWireHITLNotifier(SignalWireNotifier):
 
     Responders are the Airflow users mapped to numbers in the connection's ``hitl_responders`` extra: the
     request's ``assigned_users`` that have a number (those without one are named in a warning), or every mapped
-    user when the request names none. The mapping is checked when the notifier runs; a bad one is logged and
-    nothing is sent (the request can still be answered in Airflow's UI). A failure is logged, never raised.
+    user when the request names none. A request that reaches nobody must not wait unseen: when no responder can be
+    texted (no mapped responder, a bad mapping, the markers out of reach, every SMS refused) the notifier raises,
+    and the task fails (and retries, if it may). A responder who cannot be texted while others can is logged.
 
     :param body: the text (templated); ``{{ hitl.subject }}``, ``{{ hitl.options }}``, ``{{ hitl.code }}``,
         ``{{ hitl.deadline }}`` and ``{{ hitl.link }}`` give the request's facts. Default: see
@@ -65,7 +72,8 @@ class SignalWireHITLNotifier(SignalWireNotifier):
     :param from_: the sending number (templated), the one responders reply to; default: the connection's
         ``default_from``. Its messaging webhook must reach the receiver of ``signalwire_conn_id``.
     :param signalwire_conn_id: the Airflow connection to SignalWire, holding ``hitl_responders``.
-    :param code_digits: digits of the code, 4 to 8.
+    :param code_digits: digits of the code, 6 to 10 (default 8: see the README's "Approve by text" for the odds of
+        guessing one).
     :param base_url: the Airflow UI's address for the link; default ``[api] base_url``.
     """
 
@@ -77,13 +85,13 @@ class SignalWireHITLNotifier(SignalWireNotifier):
         body: str | None = None,
         from_: str | None = None,
         signalwire_conn_id: str = DEFAULT_CONN_ID,
-        code_digits: int = 4,
+        code_digits: int = 8,
         base_url: str | None = None,
         context: Context | None = None,
     ) -> None:
-        if isinstance(code_digits, bool) or not isinstance(code_digits, int) or not 4 <= code_digits <= 8:
+        if isinstance(code_digits, bool) or not isinstance(code_digits, int) or not 6 <= code_digits <= 10:
             raise ValueError(
-                f"SignalWireHITLNotifier code_digits must be a whole number from 4 to 8; got {code_digits!r}."
+                f"SignalWireHITLNotifier code_digits must be a whole number from 6 to 10; got {code_digits!r}."
             )
         super().__init__(to=[], from_=from_, signalwire_conn_id=signalwire_conn_id, context=context)
         self.body_template = body
@@ -92,6 +100,14 @@ class SignalWireHITLNotifier(SignalWireNotifier):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(signalwire_conn_id={self.signalwire_conn_id!r})"
+
+    def __call__(self, *args: Any) -> None:
+        # Unlike an alert, a request that nobody was told of would wait unseen: what stops it fails the task.
+        copy.copy(self)._render_and_notify(*args)
+
+    def notify(self, context: Context) -> None:
+        """Text the request's responders; raises :class:`SignalWireHITLNotificationError` when nobody got it."""
+        self._send_all(context)
 
     def _send_all(self, context: Mapping[str, Any]) -> None:
         from airflow_provider_signalwire.api.resources.messages import CREATE_MESSAGE
@@ -102,24 +118,26 @@ class SignalWireHITLNotifier(SignalWireNotifier):
         task, ti = context.get("task"), context.get("ti") or context.get("task_instance")
         options = list(getattr(task, "options", None) or [])
         if ti is None or not options or not getattr(ti, "id", None):
-            self.log.error(
+            raise SignalWireHITLNotificationError(
                 "SignalWire HITL notification not sent: it only serves human-in-the-loop operators' notifiers."
             )
-            return
         try:
             responders = read_responders(self.signalwire_conn_id)
         except ValueError as error:
-            self.log.error("SignalWire HITL notification not sent: %s", error)
-            return
+            raise SignalWireHITLNotificationError(f"SignalWire HITL notification not sent: {error}") from None
         targets = self._targets(task, responders)
         if not targets:
-            return
+            raise SignalWireHITLNotificationError(
+                f"SignalWire HITL notification not sent: no responder has a number (connection "
+                f"{self.signalwire_conn_id!r}, extra 'hitl_responders'); the request would wait unseen."
+            )
         hook = SignalWireHook(self.signalwire_conn_id)
         defaults = hook.settings.defaults  # a missing or broken connection fails here, before any marker
         markers = request_markers(self.signalwire_conn_id)
         facts = self._facts(context, task, ti, options, targets, markers)
         body = self._body(context, facts)
         identity = f"hitl\n{ti.id}"
+        reached: list[str] = []
         for responder in targets:
             arguments = {"to": responder.phone, "from_": self.from_ or None, "body": body}
             try:
@@ -127,7 +145,14 @@ class SignalWireHITLNotifier(SignalWireNotifier):
             except SignalWireInputError as error:
                 self.log.error("SignalWire HITL notification to user %s not sent: %s", responder.user_id, error)
                 continue
-            self._send_once(hook, markers, identity, arguments)
+            if self._send_once(hook, markers, identity, arguments):
+                reached.append(responder.user_id)
+        if not reached:
+            raise SignalWireHITLNotificationError(
+                f"SignalWire HITL notification reached none of {len(targets)} responder(s) (see the errors above); "
+                "the request would wait unseen."
+            )
+        self.log.info("SignalWire HITL request texted to %s.", ", ".join(reached))
 
     def _targets(self, task: Any, responders: dict[str, Responder]) -> list[Responder]:
         assigned = [str(user.get("id")) for user in getattr(task, "assigned_users", None) or []]
@@ -142,12 +167,6 @@ class SignalWireHITLNotifier(SignalWireNotifier):
                     "'hitl_responders' extra and get no SMS.",
                     ", ".join(unmapped),
                 )
-        if not targets:
-            self.log.error(
-                "SignalWire HITL notification not sent: no responder has a number (connection %r, extra "
-                "'hitl_responders').",
-                self.signalwire_conn_id,
-            )
         return targets
 
     def _facts(
@@ -196,12 +215,14 @@ class SignalWireHITLNotifier(SignalWireNotifier):
         kept = markers.get(name)
         if kept:
             return str(kept["code"])
+        # A code counts only as long as its request can use it.
+        ttl = max(60.0, float(request["expires_at"]) - time.time())
         for _ in range(CODE_ATTEMPTS):
             code = new_code(self.code_digits)
-            token = markers.claim(code_marker(code), request)
+            token = markers.claim(code_marker(code), request, ttl=ttl)
             if token is None:
                 continue  # another live request holds this code
-            if markers.claim(name, {"code": code}) is None:  # a concurrent call gave the request its code
+            if markers.claim(name, {"code": code}, ttl=ttl) is None:  # a concurrent call gave the request its code
                 markers.release(code_marker(code), token)
                 return str((markers.get(name) or {})["code"])
             return code

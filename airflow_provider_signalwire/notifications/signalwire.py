@@ -4,8 +4,8 @@ Send an SMS when a task or a DAG run fails (or succeeds, retries, misses a deadl
 Once only: before each SMS the notifier claims a marker for the event it reports (the task instance and try, the
 DAG run for a DAG-level callback, or the deadline) and the recipient. A repeated or retried callback for the same
 event finds the marker and sends nothing more, on whichever machine it runs: the markers live in Airflow's metadata
-database (:class:`~airflow_provider_signalwire.ledger.SharedMarkers`, one Airflow Variable per notifier) and
-expire after ``marker_ttl`` seconds (default one day).
+database (:class:`~airflow_provider_signalwire.ledger.SharedMarkers`, one Airflow Variable per alert and recipient,
+taken atomically) and expire after ``marker_ttl`` seconds (default one day).
 
 A failure to send is logged and never raised: a callback must not mask the task's own error. A marker is
 released only when SignalWire certainly did not send the SMS (it refused the request, or the request never left),
@@ -169,7 +169,9 @@ class SignalWireNotifier(BaseNotifier):
         if identity is None:
             self.log.warning("SignalWire notification: the context names no task, run or deadline; sending anyway.")
         else:
-            markers = SharedMarkers(self._fingerprint, float(self.marker_ttl))
+            markers = SharedMarkers(
+                f"notifier_{self._fingerprint}", float(self.marker_ttl), conn_id=self.signalwire_conn_id
+            )
         for recipient in recipients:
             arguments = {"to": recipient, "from_": self.from_ or None, "body": body}
             try:
@@ -181,7 +183,8 @@ class SignalWireNotifier(BaseNotifier):
 
     def _send_once(
         self, hook: SignalWireHook, markers: SharedMarkers | None, identity: str | None, arguments: dict[str, Any]
-    ) -> None:
+    ) -> bool:
+        """Send one SMS unless its marker says it went out already; whether it is out (now or before)."""
         from airflow_provider_signalwire.api.retries import certainly_not_processed
         from airflow_provider_signalwire.ledger import digest
 
@@ -198,7 +201,7 @@ class SignalWireNotifier(BaseNotifier):
             else:
                 if token is None:
                     self.log.info("SignalWire notification to %s already sent for this event.", recipient)
-                    return
+                    return True
         try:
             message = hook.create_message(**arguments)
         except Exception as error:
@@ -208,8 +211,9 @@ class SignalWireNotifier(BaseNotifier):
                     markers.release(name, token)  # SignalWire sent nothing: a repeated callback may try again
                 except Exception as release_error:
                     self.log.warning("SignalWire notifier could not release its marker: %s", release_error)
-            return
+            return False
         self.log.info("SignalWire notification sent to %s (message %s).", recipient, message.get("sid"))
+        return True
 
 
 send_signalwire_notification = SignalWireNotifier

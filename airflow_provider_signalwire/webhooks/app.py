@@ -269,6 +269,23 @@ async def receive_webhook(conn_id: str, kind: str, request: Request) -> Response
     return Response(content=EMPTY_CXML, media_type="application/xml")
 
 
+@app.post("/claims/{conn_id}", include_in_schema=False)
+async def claim_marker(conn_id: str, request: Request) -> Response:
+    """A once-only marker read or swap for a task or a trigger (see :mod:`.ledger_stores` of the provider)."""
+    from airflow_provider_signalwire.ledger_stores import serve_claim_request
+
+    try:
+        body = await _read_body(request)
+    except _TooLarge:
+        return _plain(413, "Payload Too Large")
+    try:
+        status, answer = await run_in_threadpool(serve_claim_request, conn_id, dict(request.headers), body)
+    except Exception:
+        log.exception("SignalWire claim via %r could not be handled", conn_id)
+        return _plain(500, "Internal Server Error")
+    return Response(content=json.dumps(answer), status_code=status, media_type="application/json")
+
+
 def cxml_message(text: str) -> str:
     """A cXML answer that makes SignalWire send ``text`` back to the sender, from the number written to."""
     from xml.sax.saxutils import escape

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 NOT_ALLOWED = "This number may not answer Airflow requests."
 UNKNOWN_CODE = "No open Airflow request has that code. Check the code in the SMS you got."
-LOCKED_OUT = "Too many wrong codes from this number: replies are refused for {minutes} minutes. Answer in Airflow."
+LOCKED_OUT = "Too many wrong codes lately: replies are refused for up to {minutes} minutes. Answer in Airflow."
 
 
 def _where(request: Mapping[str, Any]) -> str:
@@ -42,32 +42,18 @@ def _locked_out_text() -> str:
     return LOCKED_OUT.format(minutes=max(1, round(WRONG_CODE_WINDOW / 60)))
 
 
-def _wrong_code(conn_id: str, who: str, phone: str, why: str, request: Mapping[str, Any] | None, text: str) -> str:
-    """Refuse a reply whose code is not the sender's to give, and count it against the sender's number."""
-    from airflow_provider_signalwire.hitl import attempt_markers, count_wrong_code
-
-    if count_wrong_code(attempt_markers(conn_id), phone):
-        log.warning(
-            "SignalWire HITL replies via %r from %s are refused for a while: too many wrong codes", conn_id, who
-        )
-        return _refuse(conn_id, who, why, request, _locked_out_text())
-    return _refuse(conn_id, who, why, request, text)
+#: Seconds a redelivery waits for the answer of the same reply being handled at that moment.
+EARLIER_ANSWER_WAIT = 10.0
 
 
 def reply_to_sms(conn_id: str, fields: Mapping[str, Any]) -> str | None:
-    """The SMS to send back for an inbound SMS that answers a HITL request; ``None`` when it is not one."""
-    from airflow_provider_signalwire.compat import answer_hitl_request
-    from airflow_provider_signalwire.hitl import (
-        attempt_markers,
-        choose_options,
-        code_marker,
-        is_locked_out,
-        options_text,
-        outcome_word,
-        parse_reply,
-        read_responders,
-        request_markers,
-    )
+    """
+    The SMS to send back for an inbound SMS that answers a HITL request; ``None`` when it is not one.
+
+    A reply is handled once, by SignalWire's message SID: a redelivery of it (SignalWire re-sends a webhook whose
+    answer it did not get) is answered with what the first delivery was, and counts no second time.
+    """
+    from airflow_provider_signalwire.hitl import parse_reply, read_responders, reply_markers
 
     body, sender = fields.get("Body"), fields.get("From")
     parsed = parse_reply(body) if isinstance(body, str) else None
@@ -80,21 +66,87 @@ def reply_to_sms(conn_id: str, fields: Mapping[str, Any]) -> str | None:
         return None
     if not responders:
         return None
-    answer, code = parsed
     user = next((r for r in responders.values() if r.phone == sender), None)
     if user is None:
         shown = f"an unmapped number ending {str(sender)[-4:]}" if isinstance(sender, str) else "no number"
         return _refuse(conn_id, shown, "the number is not in 'hitl_responders'", None, NOT_ALLOWED)
+    sid = next((fields[name] for name in ("MessageSid", "SmsSid") if isinstance(fields.get(name), str)), None)
+    if not sid:
+        return _answer(conn_id, user, *parsed)
+    replies, name = reply_markers(conn_id), f"reply:{sid}"
+    for _ in range(2):
+        token = replies.claim(name)
+        if token is None:
+            earlier = _earlier_answer(replies, name)
+            if earlier is not None:
+                log.info(
+                    "SignalWire HITL reply via %r from user %s delivered again: answered as before",
+                    conn_id,
+                    user.user_id,
+                )
+                return earlier or None
+            continue  # the first delivery gave up its claim: handle this one
+        try:
+            text = _answer(conn_id, user, *parsed)
+        except BaseException:
+            replies.release(name, token)
+            raise
+        replies.update(name, token, {"answer": text or ""})
+        return text
+    return None
+
+
+def _earlier_answer(replies: Any, name: str) -> str | None:
+    """What the first delivery of a reply answered (``""`` for nothing), once it has; ``None`` if it gave up."""
+    deadline = time.monotonic() + EARLIER_ANSWER_WAIT
+    while True:
+        held = replies.holder(name)
+        if held is None:
+            return None
+        if "answer" in held[1]:
+            return str(held[1]["answer"])
+        if time.monotonic() > deadline:
+            return ""
+        time.sleep(0.1)
+
+
+def _answer(conn_id: str, user: Any, answer: str, code: str) -> str | None:
+    from airflow_provider_signalwire.compat import answer_hitl_request
+    from airflow_provider_signalwire.hitl import (
+        attempt_markers,
+        choose_options,
+        code_marker,
+        forgive_attempt,
+        is_locked_out,
+        options_text,
+        outcome_word,
+        request_markers,
+        take_attempt,
+    )
+
     who = f"user {user.user_id}"
-    if is_locked_out(attempt_markers(conn_id), user.phone):
-        return _refuse(conn_id, who, "too many wrong codes from this number lately", None, _locked_out_text())
+    attempts = attempt_markers(conn_id)
+    # A slot of the wrong-code budgets is taken before the code is looked at: a burst tries no more than they hold.
+    attempt = take_attempt(attempts, user.phone)
+    if attempt is None:
+        return _refuse(conn_id, who, "too many wrong codes lately", None, _locked_out_text())
     request = request_markers(conn_id).get(code_marker(code))
+    wrong: tuple[str, Mapping[str, Any] | None, str] | None = None
     if request is None or float(request.get("expires_at", 0)) < time.time():
-        return _wrong_code(conn_id, who, user.phone, "no live request has the code given", None, UNKNOWN_CODE)
+        wrong = ("no live request has the code given", None, UNKNOWN_CODE)
+    elif user.user_id not in request.get("users", []):
+        wrong = ("the request is not assigned to this user", request, f"{_where(request)} is not yours to answer.")
+    if wrong is not None:
+        why, about, text = wrong
+        if is_locked_out(attempts, user.phone):
+            log.warning(
+                "SignalWire HITL replies via %r from %s are refused for a while: too many wrong codes", conn_id, who
+            )
+            text = _locked_out_text()
+        return _refuse(conn_id, who, why, about, text)
+    forgive_attempt(attempts, attempt)
+    assert request is not None
     where = _where(request)
-    if user.user_id not in request.get("users", []):
-        not_yours = f"{where} is not yours to answer."
-        return _wrong_code(conn_id, who, user.phone, "the request is not assigned to this user", request, not_yours)
     options = list(request.get("options") or [])
     chosen = choose_options(answer, options, bool(request.get("multiple")))
     if chosen is None:

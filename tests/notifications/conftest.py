@@ -41,13 +41,14 @@ def task_context(
 
 
 def forget_notifier_markers() -> None:
-    """Delete the notifiers' markers (Airflow Variables ``signalwire_markers_<owner>``) left by other tests."""
+    """Delete the notifiers' markers (Airflow Variables ``signalwire_claim_<connection>_<owner>_<marker>``) left by
+    other tests."""
     from airflow.models.variable import Variable
     from airflow.utils.session import create_session
     from sqlalchemy import delete
 
     with create_session() as session:
-        session.execute(delete(Variable).where(Variable.key.startswith("signalwire_markers_")))
+        session.execute(delete(Variable).where(Variable.key.startswith("signalwire_claim_")))
 
 
 @pytest.fixture

@@ -99,5 +99,6 @@ def test_many_options_are_numbered_and_outcomes_read_naturally():
 
 
 def test_code_digits_are_checked_when_the_notifier_is_built():
-    with pytest.raises(ValueError, match="code_digits must be a whole number from 4 to 8; got 3"):
-        SignalWireHITLNotifier(code_digits=3)
+    with pytest.raises(ValueError, match="code_digits must be a whole number from 6 to 10; got 4"):
+        SignalWireHITLNotifier(code_digits=4)
+    assert SignalWireHITLNotifier().code_digits == 8

@@ -231,7 +231,7 @@ def test_marker_expires(emulator):
     assert len(emulator.messages) == 2
 
 
-def test_markers_live_in_one_variable_per_notifier_without_phone_numbers(emulator):
+def test_markers_live_in_one_variable_per_alert_and_recipient_without_phone_numbers(emulator):
     from airflow.models.variable import Variable
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -239,12 +239,34 @@ def test_markers_live_in_one_variable_per_notifier_without_phone_numbers(emulato
     SignalWireNotifier(to=[ONCALL, BACKUP], from_=FROM_NUMBER, body="x")(task_context())
 
     with create_session() as session:
-        kept = session.scalars(select(Variable).where(Variable.key.startswith("signalwire_markers_"))).all()
-        (variable,) = kept
-        markers = json.loads(variable.val)
-    assert len(markers) == 2, "one marker per recipient"
-    assert ONCALL not in variable.val and BACKUP not in variable.val
-    assert {marker["event"] for marker in markers.values()} == {"task nightly load scheduled__2026-01-01 -1 1 failed"}
+        kept = session.scalars(select(Variable).where(Variable.key.startswith("signalwire_claim_"))).all()
+        records = [json.loads(variable.val) for variable in kept]
+        keys = [variable.key for variable in kept]
+    assert len(records) == 2, "one marker per recipient, each its own Variable"
+    assert not any(number in text for number in (ONCALL, BACKUP) for text in [*keys, json.dumps(records)])
+    assert {record["facts"]["event"] for record in records} == {"task nightly load scheduled__2026-01-01 -1 1 failed"}
+
+
+def test_concurrent_callbacks_for_many_alerts_send_one_sms_each(emulator):
+    # Failed before: claims of different alerts of one notifier rewrote one JSON Variable, so some were lost or
+    # raised "kept being overwritten" (and then sent without a marker).
+    import threading
+
+    notifier = SignalWireNotifier(to=ONCALL, from_=FROM_NUMBER, body="x")
+    contexts = [task_context(task_id=f"load_{index % 10}") for index in range(30)]  # 10 alerts, each 3 times
+    start = threading.Barrier(len(contexts))
+
+    def callback(context) -> None:
+        start.wait()
+        notifier(context)
+
+    threads = [threading.Thread(target=callback, args=(context,)) for context in contexts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert len(bodies_to(emulator, ONCALL)) == 10
 
 
 def test_long_text_is_cut_to_what_an_sms_may_hold(emulator):
