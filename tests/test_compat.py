@@ -157,6 +157,79 @@ def test_variables_in_a_task_go_through_its_supervisor(airflow_db):
     Variable.delete(key)
 
 
+def test_a_variable_is_swapped_atomically_by_its_stored_value(airflow_db, monkeypatch):
+    import threading
+
+    from airflow.models.variable import Variable
+    from cryptography.fernet import Fernet
+
+    key = f"signalwire_claim_compat_{uuid.uuid4().hex[:8]}"
+    with internal("airflow.models.variable.Variable (key unique, val and is_encrypted columns)"):
+        assert compat.swap_variable(key, None, "first", "by test_compat")
+        assert not compat.swap_variable(key, None, "again"), "a create of a key that exists fails"
+        assert compat.read_variable(key) == "first" and Variable.get(key) == "first"
+        assert not compat.swap_variable(key, "not what it holds", "x")
+        wins = []
+        start = threading.Barrier(8)
+
+        def swap(index: int) -> None:
+            start.wait()
+            if compat.swap_variable(key, "first", f"second {index}"):
+                wins.append(index)
+
+        threads = [threading.Thread(target=swap, args=(index,)) for index in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert len(wins) == 1, wins
+        assert compat.variables_under(key) == {key: f"second {wins[0]}"}
+        assert compat.swap_variable(key, f"second {wins[0]}", None)
+        assert compat.read_variable(key) is None
+    # Encrypted values are compared as stored: a swap names the ciphertext it read.
+    from airflow.models import crypto
+
+    def forget_fernet() -> None:
+        if hasattr(crypto.get_fernet, "cache_clear"):  # 3.2+ caches it with functools.cache
+            crypto.get_fernet.cache_clear()
+        else:
+            monkeypatch.setattr(crypto, "_fernet", None, raising=False)
+
+    from airflow.configuration import conf as core_conf
+
+    core_conf.set("core", "fernet_key", Fernet.generate_key().decode())
+    forget_fernet()
+    try:
+        with internal("airflow.models.crypto (Fernet) behind Variable.val"):
+            assert compat.swap_variable(key, None, "secret-ish")
+            assert compat.swap_variable(key, "secret-ish", "changed")
+            from airflow.utils.session import create_session
+            from sqlalchemy import select
+
+            with create_session() as session:
+                row = session.scalar(select(Variable).where(Variable.key == key))
+                assert row.is_encrypted and "changed" not in row._val
+            assert compat.read_variable(key) == "changed"
+            assert compat.swap_variable(key, "changed", None)
+    finally:
+        core_conf.set("core", "fernet_key", "")
+        forget_fernet()
+
+
+def test_a_task_is_kept_from_the_database_and_finds_the_api_server(airflow_db):
+    # A task under the task SDK's supervisor gets the blocked connection string (3.1-3.3).
+    with internal("supervisor.block_orm_access's connection string"):
+        assert compat.metadata_database_at_hand(), "this test process reaches the database"
+        from airflow.sdk.execution_time import supervisor
+
+        assert "airflow-db-not-allowed" in __import__("inspect").getsource(supervisor.block_orm_access)
+    compat.conf.set("core", "execution_api_server_url", "http://airflow-api:8080/prefix/execution/")
+    try:
+        assert compat.api_server_url() == "http://airflow-api:8080/prefix"
+    finally:
+        compat.conf.remove_option("core", "execution_api_server_url")
+
+
 @pytest.mark.skipif(not compat.AIRFLOW_V_3_3_PLUS, reason="the asset state store arrived in Airflow 3.3")
 def test_an_asset_state_value_is_written_in_the_transaction_that_stores_an_asset_event(airflow_db):
     from airflow.assets.manager import AssetManager

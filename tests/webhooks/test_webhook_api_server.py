@@ -253,3 +253,64 @@ def test_airflow_loads_the_plugin_once_however_it_discovers_providers(tmp_path, 
     assert "already registered" not in output, output[-5000:]
     assert not [error for error in loaded["import_errors"].items() if "signalwire" in str(error)], loaded
     assert "signalwire_webhooks" not in loaded["provider_plugins"]  # no provider info declares it (3.1 is silent)
+
+
+# The claim route: once-only markers for tasks and triggers, which Airflow keeps from the database ---------------
+
+
+def _claim_markers(api_server: ApiServer, owner: str):
+    from airflow_provider_signalwire.ledger import SharedMarkers
+    from airflow_provider_signalwire.ledger_stores import ApiServerStore
+
+    store = ApiServerStore(CONN_ID, url=f"{api_server.url}/signalwire/claims/{CONN_ID}")
+    return SharedMarkers(owner, ttl=600, conn_id=CONN_ID, store=store)
+
+
+def test_claims_through_the_api_server_are_atomic_under_concurrent_callers(api_server, monkeypatch):
+    import threading
+    import uuid
+
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", connection_json(webhook_base_url=PUBLIC_BASE_URL))
+    owner = f"route_{uuid.uuid4().hex[:8]}"
+    start = threading.Barrier(16)
+    same: list[str | None] = [None] * 16
+    different: list[str | None] = [None] * 16
+
+    def claim(index: int) -> None:
+        markers = _claim_markers(api_server, owner)
+        start.wait()
+        same[index] = markers.claim("one alert")
+        different[index] = markers.claim(f"alert {index}")
+
+    threads = [threading.Thread(target=claim, args=(index,)) for index in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert sum(1 for token in same if token) == 1, same
+    assert all(different), different
+    markers = _claim_markers(api_server, owner)
+    assert markers.claim("one alert") is None and markers.get("alert 3") == {}
+
+
+def test_the_claim_route_refuses_unsigned_stale_and_foreign_requests(api_server, monkeypatch):
+    from airflow_provider_signalwire.ledger_stores import claim_prefix, sign_claim_request
+
+    url = f"{api_server.url}/signalwire/claims/{CONN_ID}"
+    token = json.loads(connection_json())["password"]
+
+    def post(body: dict, *, stamp: float | None = None, key: str = token) -> requests.Response:
+        data = json.dumps(body).encode()
+        when = str(int(time.time() if stamp is None else stamp))
+        headers = {"X-SignalWire-Claim-Time": when}
+        headers["X-SignalWire-Claim-Signature"] = sign_claim_request(key, when, CONN_ID, data)
+        return requests.post(url, data=data, headers=headers, timeout=30)
+
+    mine = {"op": "read", "key": claim_prefix(CONN_ID) + "x"}
+    assert post(mine).status_code == 200
+    assert requests.post(url, json=mine, timeout=30).status_code == 403, "unsigned"
+    assert post(mine, key="not-the-token").status_code == 403
+    assert post(mine, stamp=time.time() - 3600).status_code == 403, "an hour old"
+    assert post({"op": "read", "key": "some_other_variable"}).status_code == 403, "not a marker of this connection"
+    assert post({"op": "read", "key": claim_prefix("another_conn") + "x"}).status_code == 403
