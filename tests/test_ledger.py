@@ -195,7 +195,7 @@ def concurrently(count: int, work) -> list:
         start.wait()
         try:
             results[index] = work(index)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
@@ -266,7 +266,8 @@ def test_of_many_concurrent_claimers_of_one_marker_exactly_one_wins(airflow_db):
     # Failed before: each claim wrote the owner's one Variable and read it back 0.3 s later.
     name = owner()
     for round_number in range(3):
-        tokens = concurrently(12, lambda index: markers_of(name).claim(f"alert-{round_number}", {"by": index}))
+        marker = f"alert-{round_number}"
+        tokens = concurrently(12, lambda index, marker=marker: markers_of(name).claim(marker, {"by": index}))
         assert sum(1 for token in tokens if token) == 1, tokens
 
 
