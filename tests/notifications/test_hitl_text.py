@@ -42,11 +42,11 @@ def test_a_bad_responders_mapping_is_named_with_what_is_allowed(value, expected)
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("APPROVE 4821", ("APPROVE", "4821")),
-        ("  reject 4821. ", ("reject", "4821")),
-        ("Load anyway 004821", ("Load anyway", "004821")),
-        ("2 4821", ("2", "4821")),
-        ("4821", None),
+        ("APPROVE 48213377", ("APPROVE", "48213377")),
+        ("  reject 48213377. ", ("reject", "48213377")),
+        ("Load anyway 00482133", ("Load anyway", "00482133")),
+        ("2 48213377", ("2", "48213377")),
+        ("48213377", None),
         ("APPROVE", None),
         ("call me at 12", None),
     ],
