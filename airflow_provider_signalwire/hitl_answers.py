@@ -72,6 +72,8 @@ def parse_reply(body: str) -> tuple[str, str] | None:
     module's description); ``None`` when the text is not unmistakably an answer and a code.
     """
     text = _TRAILING.sub("", normalise(body or ""))
+    if len(text) > 2 * MAX_ANSWER_LENGTH + CODE_DIGITS[1]:  # far longer than an answer, a code and what is between
+        return None
     for form in (_CODE_LAST, _CODE_FIRST):
         found = form.fullmatch(text)
         if found:
