@@ -101,7 +101,10 @@ def get_provider_info() -> dict[str, Any]:
                 },
             }
         ],
-        "notifications": [f"{_PACKAGE}.notifications.signalwire.SignalWireNotifier"],
+        "notifications": [
+            f"{_PACKAGE}.notifications.signalwire.SignalWireNotifier",
+            f"{_PACKAGE}.notifications.hitl.SignalWireHITLNotifier",
+        ],
         # MessageQueueTrigger(scheme="signalwire") (apache-airflow-providers-common-messaging, an optional extra).
         "queues": [f"{_PACKAGE}.queues.signalwire.SignalWireMessageQueueProvider"],
         "asset-uris": [{"schemes": ["signalwire"], "handler": f"{_PACKAGE}.webhooks.normalize_asset_uri"}],

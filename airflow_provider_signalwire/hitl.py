@@ -28,6 +28,11 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+# Reading a reply is pure text work, kept in its own module; the receiver and the notifier import it from here.
+from airflow_provider_signalwire.hitl_answers import choose_options as choose_options
+from airflow_provider_signalwire.hitl_answers import options_text as options_text
+from airflow_provider_signalwire.hitl_answers import parse_reply as parse_reply
+
 if TYPE_CHECKING:
     from airflow_provider_signalwire.ledger import SharedMarkers
 
@@ -49,8 +54,6 @@ WRONG_CODE_LIMIT_ALL = 10
 WRONG_CODE_WINDOW = 15 * 60.0
 
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
-# An answer (an option's name or number, several separated by commas) and the code, e.g. "APPROVE 4821".
-_REPLY = re.compile(r"\s*(?P<answer>\S(?:.*\S)?)\s+(?P<code>\d{4,8})\s*[.!]?\s*", re.DOTALL)
 
 
 class Responder(NamedTuple):
@@ -182,38 +185,6 @@ def code_marker(code: str) -> str:
 
 def request_marker(ti_id: str) -> str:
     return f"request:{ti_id}"
-
-
-def parse_reply(body: str) -> tuple[str, str] | None:
-    """``(answer, code)`` of a reply such as ``APPROVE 4821`` or ``2 4821``; ``None`` when it reads otherwise."""
-    found = _REPLY.fullmatch(body or "")
-    return (found.group("answer"), found.group("code")) if found else None
-
-
-def choose_options(answer: str, options: Sequence[str], multiple: bool) -> list[str] | None:
-    """
-    The options an answer names, by name (any case) or by number (1 for the first); several separated by commas
-    when the request takes several. ``None`` when a part names no option.
-    """
-    parts = [part.strip() for part in answer.split(",")] if multiple else [answer.strip()]
-    by_name = {option.casefold(): option for option in options}
-    chosen: list[str] = []
-    for part in parts:
-        option = by_name.get(part.casefold())
-        if option is None and part.isdigit() and 1 <= int(part) <= len(options):
-            option = options[int(part) - 1]
-        if option is None:
-            return None
-        if option not in chosen:
-            chosen.append(option)
-    return chosen or None
-
-
-def options_text(options: Sequence[str]) -> str:
-    """How the SMS lists the options: ``Approve/Reject``; numbered when there are more than three."""
-    if len(options) > 3:
-        return ", ".join(f"{number} {option}" for number, option in enumerate(options, start=1))
-    return "/".join(options)
 
 
 def outcome_word(chosen: Sequence[str]) -> str:

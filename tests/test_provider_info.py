@@ -135,3 +135,21 @@ def test_the_uis_hook_metadata_carries_the_form():
     assert meta["signing_secret"]["schema"]["title"] == "Signing Key"
     assert (meta["host"], meta["login"], meta["password"]) == ("Space", "Project ID", "API Token")
     assert meta["port_hidden"]
+
+
+def test_every_notifier_the_package_exports_is_declared_and_airflow_lists_it():
+    from airflow.providers_manager import ProvidersManager
+    from airflow.sdk import BaseNotifier
+
+    import airflow_provider_signalwire.notifications as notifications
+
+    exported = sorted(  # a set: send_signalwire_notification is SignalWireNotifier by its lower-case name
+        {
+            f"{notifier.__module__}.{notifier.__name__}"
+            for notifier in (getattr(notifications, name) for name in notifications.__all__)
+            if isinstance(notifier, type) and issubclass(notifier, BaseNotifier)
+        }
+    )
+    assert len(exported) == 2, exported
+    assert sorted(get_provider_info()["notifications"]) == exported
+    assert set(exported) <= set(ProvidersManager().notification)

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_signalwire.notifications.hitl_body import default_hitl_body
 from airflow_provider_signalwire.notifications.signalwire import DEFAULT_CONN_ID, SignalWireNotifier
 
 if TYPE_CHECKING:
@@ -38,24 +39,6 @@ def _text(value: Any) -> str:
     return str(value) if value is not None else ""
 
 
-def default_hitl_body(facts: Mapping[str, Any]) -> str:
-    """
-    The SMS sent when no ``body`` is given: ``<subject> - reply Approve/Reject + code 4821 by <deadline>: <link>``,
-    the subject shortened so the text fits one SMS segment where it can.
-    """
-    from airflow_provider_signalwire.notifications.events import SEGMENT_LENGTH
-
-    ask = f" - reply {facts['options']} + code {facts['code']}" if facts.get("code") else " - answer in Airflow"
-    if facts.get("deadline"):
-        ask += f" by {facts['deadline']}"
-    rest = f"{ask}: {facts['link']}"
-    subject = _text(facts.get("subject")).strip() or "Airflow needs an answer"
-    room = max(SEGMENT_LENGTH - len(rest), 60)  # a long link leaves no room: keep the subject readable
-    if len(subject) > room:
-        subject = subject[: room - 3].rstrip() + "..."
-    return subject + rest
-
-
 class SignalWireHITLNotifier(SignalWireNotifier):
     """
     Text each responder of a human-in-the-loop request a one-time code to answer it by replying to the SMS.
@@ -68,7 +51,8 @@ class SignalWireHITLNotifier(SignalWireNotifier):
 
     :param body: the text (templated); ``{{ hitl.subject }}``, ``{{ hitl.options }}``, ``{{ hitl.code }}``,
         ``{{ hitl.deadline }}`` and ``{{ hitl.link }}`` give the request's facts. Default: see
-        :func:`default_hitl_body`, one SMS segment where the link leaves room.
+        :func:`~airflow_provider_signalwire.notifications.hitl_body.default_hitl_body`, one SMS segment: the
+        subject, then the link, give way to the options and the code.
     :param from_: the sending number (templated), the one responders reply to; default: the connection's
         ``default_from``. Its messaging webhook must reach the receiver of ``signalwire_conn_id``.
     :param signalwire_conn_id: the Airflow connection to SignalWire, holding ``hitl_responders``.
@@ -230,6 +214,7 @@ class SignalWireHITLNotifier(SignalWireNotifier):
 
     def _body(self, context: Mapping[str, Any], facts: dict[str, Any]) -> str:
         from airflow_provider_signalwire.api.resources.messages import MAX_BODY_LENGTH
+        from airflow_provider_signalwire.api.segments import count_segments
 
         if self.body_template:
             jinja_env = self.get_template_env(dag=context.get("dag"))
@@ -237,6 +222,11 @@ class SignalWireHITLNotifier(SignalWireNotifier):
             body = str(self.render_template(self.body_template, values, jinja_env))  # type: ignore[arg-type]
         else:
             body = default_hitl_body(facts)
+            segments = count_segments(body).segments
+            if segments > 1:
+                self.log.warning(
+                    "SignalWire HITL notification text takes %d SMS segments: its options are long.", segments
+                )
         if len(body) > MAX_BODY_LENGTH:
             self.log.warning("SignalWire HITL notification text cut to %d characters.", MAX_BODY_LENGTH)
             body = body[: MAX_BODY_LENGTH - 3] + "..."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_signalwire.api.segments import count_segments
 from airflow_provider_signalwire.hitl import (
     choose_options,
     code_marker,
@@ -42,11 +43,11 @@ def test_a_bad_responders_mapping_is_named_with_what_is_allowed(value, expected)
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("APPROVE 4821", ("APPROVE", "4821")),
-        ("  reject 4821. ", ("reject", "4821")),
-        ("Load anyway 004821", ("Load anyway", "004821")),
-        ("2 4821", ("2", "4821")),
-        ("4821", None),
+        ("APPROVE 48213377", ("APPROVE", "48213377")),
+        ("  reject 48213377. ", ("reject", "48213377")),
+        ("Load anyway 00482133", ("Load anyway", "00482133")),
+        ("2 48213377", ("2", "48213377")),
+        ("48213377", None),
         ("APPROVE", None),
         ("call me at 12", None),
     ],
@@ -72,23 +73,124 @@ def test_codes_are_random_digits_and_markers_never_hold_the_code():
     assert "4821" not in code_marker("4821")
 
 
-def test_default_sms_fits_one_segment_when_the_link_leaves_room():
-    facts = {
-        "subject": "Load orders?",
-        "options": options_text(["Approve", "Reject"]),
-        "code": "4821",
-        "deadline": "Jul 01 14:30 UTC",
-        "link": "https://af.example.com/dags/d/runs/r/tasks/t/required_actions?map_index=-1",
-    }
-    text = default_hitl_body(facts)
+FACTS = {
+    "subject": "Load orders?",
+    "options": options_text(["Approve", "Reject"]),
+    "code": "48213377",
+    "deadline": "Jul 01 14:30 UTC",
+    "link": "https://af.example.com/dags/d/runs/r/tasks/t/required_actions?map_index=-1",
+}
+#: What generate_link_to_ui gives for a manual run: longer than the rest of the text leaves room for.
+RUN_LINK = (
+    "https://airflow.example.com/dags/load_orders/runs/manual__2026-07-01T14:30:00.123456+00:00"
+    "/tasks/approve_load/required_actions?map_index=-1"
+)
+
+
+def test_default_sms_keeps_the_whole_subject_and_the_link_when_they_fit():
+    text = default_hitl_body(FACTS)
     assert text == (
-        "Load orders? - reply Approve/Reject + code 4821 by Jul 01 14:30 UTC: "
+        "Load orders? - reply Approve/Reject + code 48213377 by Jul 01 14:30 UTC: "
         "https://af.example.com/dags/d/runs/r/tasks/t/required_actions?map_index=-1"
     )
-    assert len(text) <= 160
-    # A long subject is cut to fit; never below 60 characters, where a long link leaves no room.
-    assert default_hitl_body({**facts, "subject": "x" * 200}).startswith("x" * 57 + "... - reply")
-    assert len(default_hitl_body({**facts, "subject": "x" * 200, "link": "https://af.example.com/l"})) == 160
+    assert count_segments(text) == ("GSM-7", 147, 1)
+
+
+def test_a_curly_apostrophe_keeps_the_default_sms_one_gsm7_segment():
+    # Before: the same text with a curly apostrophe (U+2019) was cut by length only and took 3 UCS-2 segments.
+    straight = default_hitl_body({**FACTS, "subject": "Load today's orders?"})
+    curly = default_hitl_body({**FACTS, "subject": "Load today\u2019s orders?"})
+    assert curly == straight
+    assert count_segments(curly) == ("GSM-7", 155, 1)
+    quoted = default_hitl_body({**FACTS, "subject": "\u201cNightly\u201d load \u2013 today\u2019s orders\u2026"})
+    assert quoted.startswith('"Nightly" load - today\'s orders... - reply')
+    assert count_segments(quoted).segments == 1
+    # An accent GSM-7 lacks (u with circumflex) loses it; one it has (e acute) is kept.
+    accented = default_hitl_body({**FACTS, "subject": "Cr\u00e8me br\u00fbl\u00e9e?"})
+    assert accented.startswith("Cr\u00e8me brul\u00e9e? - reply") and count_segments(accented).encoding == "GSM-7"
+
+
+def test_an_emoji_in_the_subject_is_left_out_rather_than_make_the_sms_ucs2():
+    text = default_hitl_body(
+        {**FACTS, "subject": "\U0001f69a Load today\u2019s orders? \u2705\ufe0f", "link": RUN_LINK}
+    )
+    assert text == (
+        "Load today's orders? - reply Approve/Reject + code 48213377 by Jul 01 14:30 UTC: "
+        "https://airflow.example.com/required_actions"
+    )
+    assert count_segments(text) == ("GSM-7", len(text), 1)
+
+
+def test_a_long_link_gives_way_to_the_required_actions_page_and_a_long_subject_is_cut():
+    text = default_hitl_body(
+        {**FACTS, "subject": "Load today's orders into the warehouse, then rebuild the marts?", "link": RUN_LINK}
+    )
+    assert text == (
+        "Load today's orders into the warehouse, then rebuild... - reply Approve/Reject + code 48213377 "
+        "by Jul 01 14:30 UTC: https://airflow.example.com/required_actions"
+    )
+    assert count_segments(text) == ("GSM-7", 160, 1)
+    # A link that leaves 40 characters of the subject is kept, the subject cut.
+    link = "https://af.example.com/dags/d/runs/r/tasks/t"
+    kept = default_hitl_body({**FACTS, "subject": "x" * 200, "link": link, "code": "482133"})
+    assert kept == "x" * 54 + "... - reply Approve/Reject + code 482133 by Jul 01 14:30 UTC: " + link
+    assert count_segments(kept) == ("GSM-7", 160, 1)
+
+
+#: "Load today's orders?" in Russian: letters GSM-7 lacks, so the text is UCS-2 (70 characters a segment).
+CYRILLIC = (
+    "\u0417\u0430\u0433\u0440\u0443\u0437\u0438\u0442\u044c \u0437\u0430\u043a\u0430\u0437\u044b"
+    " \u0437\u0430 \u0441\u0435\u0433\u043e\u0434\u043d\u044f?"
+)
+
+
+def test_a_subject_in_a_script_gsm7_lacks_is_kept_in_one_ucs2_segment_without_the_link():
+    text = default_hitl_body({**FACTS, "subject": CYRILLIC, "link": RUN_LINK})
+    assert text == CYRILLIC + " - reply Approve/Reject + code 48213377"
+    assert count_segments(text) == ("UCS-2", 67, 1)
+
+
+@pytest.mark.parametrize("code", ["482133", "4821337700"])
+@pytest.mark.parametrize("options", [["Approve", "Reject"], ["Load", "Skip", "Hold", "Ask"]])
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "",
+        "Load orders?",
+        "Load today\u2019s orders \U0001f69a" * 5,
+        "Cr\u00e8me br\u00fbl\u00e9e \u20ac50 [batch] ~ok",
+        "\u03b1\u03b2\u03b3 " * 30,
+    ],
+    ids=["no-subject", "short", "long-curly-emoji", "accents-and-gsm7-extension", "long-greek"],
+)
+@pytest.mark.parametrize(
+    "link",
+    [FACTS["link"], RUN_LINK, "https://airflow.example.com/" + "x" * 300],
+    ids=["short-link", "run-link", "300-character-link"],
+)
+def test_the_default_sms_is_one_segment_with_the_code_and_the_options_whole(code, options, subject, link):
+    listed = options_text(options)
+    text = default_hitl_body({**FACTS, "subject": subject, "options": listed, "code": code, "link": link})
+    assert count_segments(text).segments == 1, text
+    assert f" - reply {listed} + code {code}" in text
+
+
+def test_options_too_long_for_one_segment_keep_everything_and_are_logged(caplog, capsys):
+    options = options_text([f"Rebuild mart number {n}" for n in range(1, 9)])
+    facts = {**FACTS, "options": options, "link": RUN_LINK}
+    text = SignalWireHITLNotifier()._body({}, facts)
+    assert text.endswith(f" - reply {options} + code 48213377 by Jul 01 14:30 UTC: {RUN_LINK}")
+    assert count_segments(text).segments == 3
+    # Airflow's structured log lines go to stdout, the standard library's records to caplog.
+    assert "takes 3 SMS segments" in caplog.text + capsys.readouterr().out
+
+
+def test_a_request_without_a_code_keeps_a_link_to_answer_in_airflow():
+    text = default_hitl_body({**FACTS, "code": None, "subject": "Fill in the load form", "link": RUN_LINK})
+    assert (
+        text
+        == "Fill in the load form - answer in Airflow by Jul 01 14:30 UTC: https://airflow.example.com/required_actions"
+    )
 
 
 def test_many_options_are_numbered_and_outcomes_read_naturally():
