@@ -1,5 +1,5 @@
 """
-Approve by text: the approver gets an SMS with a one-time code and answers by replying ``APPROVE 4821``.
+Approve by text: the approver gets an SMS with a one-time code and answers by replying ``APPROVE 48213377``.
 
 ``SignalWireHITLNotifier`` texts each responder the request's subject, its options, the code, the deadline and the
 link to the request in Airflow's UI, once per request. A signed reply to the sending number reaches the webhook

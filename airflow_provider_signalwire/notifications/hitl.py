@@ -4,7 +4,7 @@ Text a human-in-the-loop request to its responders, with a one-time code they re
 For ``notifiers=[...]`` of the standard provider's ``ApprovalOperator``, ``HITLOperator``, ``HITLBranchOperator``
 and ``HITLEntryOperator``: the operator calls it once it has written its request, before it waits. Each responder
 (see :mod:`airflow_provider_signalwire.hitl`) gets one SMS with the subject, the options, the code, the deadline
-and the link to the request in Airflow's UI; a reply such as ``APPROVE 4821`` to the number answers it (see
+and the link to the request in Airflow's UI; a reply such as ``APPROVE 48213377`` to the number answers it (see
 :mod:`airflow_provider_signalwire.webhooks.hitl_replies`).
 
 Once per request: the code and each SMS are claimed as markers in Airflow's metadata database, by the request's

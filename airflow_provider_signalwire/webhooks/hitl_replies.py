@@ -1,5 +1,5 @@
 """
-Answer a human-in-the-loop request from a signed inbound SMS: ``APPROVE 4821``, ``reject 4821``, ``2 4821``.
+Answer a human-in-the-loop request from a signed inbound SMS: ``APPROVE 48213377``, ``48213377 reject``.
 
 The receiver calls :func:`reply_to_sms` for each signed ``messages`` webhook of a connection that maps
 responders (its ``hitl_responders`` extra). A text that does not read as an answer and a code is left alone
