@@ -211,7 +211,8 @@ class SignalWireExportOperator(SignalWireBaseOperator):
             lookback,
             path,
         )
-        count = write_rows(path, output_format, walk(self.hook, listing, self.log, resource.name), fields)
+        pages = walk(self.hook, listing, self.log, resource.name)
+        count = write_rows(path, output_format, pages, fields, secrets=self.secrets_in_play())
         kept.keep(run_key(context), start, end)
         self.log.info("Wrote %d SignalWire %s to %s", count, resource.name, path)
         return {"path": str(path), "count": count, "window": {"start": since.isoformat(), "end": end.isoformat()}}
