@@ -29,8 +29,11 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 
 def context(start: datetime, end: datetime) -> dict:
-    ti = SimpleNamespace(dag_id="bench", task_id="export", run_id="bench", map_index=-1)
-    return {"ti": ti, "run_id": "bench", "logical_date": end, "data_interval_start": start, "data_interval_end": end}
+    # Each window its own run: an export keeps its run's window for the run's retries (in a Variable here).
+    run_id = f"bench {start.isoformat()} {end.isoformat()}"
+    task = SimpleNamespace(retries=0)
+    ti = SimpleNamespace(dag_id="bench", task_id="export", run_id=run_id, map_index=-1, max_tries=0, task=task)
+    return {"ti": ti, "run_id": run_id, "logical_date": end, "data_interval_start": start, "data_interval_end": end}
 
 
 def main() -> None:

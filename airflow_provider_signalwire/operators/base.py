@@ -139,7 +139,8 @@ class SignalWireSearchOperator(SignalWireBaseOperator):
     :param page_size: items per page requested from SignalWire (templated); default: as large as useful.
     :param output_path: write the results here instead of XCom (templated): an ``ObjectStoragePath`` or a URL
         such as ``file:///data/{{ ds }}.jsonl`` or ``s3://bucket/messages/{{ ds }}.jsonl``; XCom then gets
-        ``{"path": ..., "count": ...}``. The object is replaced at each run.
+        ``{"path": ..., "count": ...}``. The object is replaced at each run, once complete: it is written under a
+        temporary name next to it and moved into place, and the connection's secrets are written as ``***``.
     :param output_format: ``jsonl`` (default), ``csv`` or ``parquet`` (needs pyarrow), for ``output_path``.
     :param fields: keep only these fields of each item (templated), e.g. ``["sid", "status", "date_sent"]``.
     """
@@ -187,7 +188,7 @@ class SignalWireSearchOperator(SignalWireBaseOperator):
         )
         pages = walk(self.hook, listing, self.log, self.resource.name)
         if path is not None:
-            count = write_rows(path, output_format, pages, fields)
+            count = write_rows(path, output_format, pages, fields, secrets=self.secrets_in_play())
             self.log.info("Wrote %d SignalWire %s to %s", count, self.resource.name, path)
             return {"path": str(path), "count": count}
         results = [keep_fields(item, fields) for page in pages for item in page]

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_signalwire.exceptions import SignalWireInputError
-from airflow_provider_signalwire.operators.base import SignalWireBaseOperator, as_whole_number
+from airflow_provider_signalwire.operators.base import DateLike, SignalWireBaseOperator, as_whole_number
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_signalwire.api.resource import Resource
-
-#: How many runs' windows an export keeps, to give a re-run its own window again.
-KEPT_WINDOWS = 100
 
 
 def as_timedelta(name: str, value: Any) -> timedelta:
@@ -35,62 +31,20 @@ def as_timedelta(name: str, value: Any) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-class ExportWindows:
-    """
-    The windows an export task wrote, by run (its logical date, else its run id), in Airflow's metadata database:
-    an Airflow Variable per task (``signalwire_export_<digest of dag_id, task_id, map_index>``), on every Airflow
-    version. (The task state store of Airflow 3.3 is scoped to one run: it cannot hand a window on to the next.)
-    """
+def exportable() -> dict[str, Resource]:
+    """The resources an export can write: those whose declaration names the date their items count from."""
+    from airflow_provider_signalwire.api.resources import every_resource
 
-    def __init__(self, context: Mapping[str, Any]) -> None:
-        from airflow_provider_signalwire.compat import variable_store
-        from airflow_provider_signalwire.ledger import VARIABLE_PREFIX, digest
-
-        ti = context["ti"]
-        self.key = f"{VARIABLE_PREFIX}_export_{digest(ti.dag_id, ti.task_id, ti.map_index)}"
-        self.description = f"SignalWire export {ti.dag_id}.{ti.task_id}: the window each run wrote."
-        self._variables = variable_store()
-        text = self._variables.get(self.key)
-        kept = json.loads(text) if text else {}
-        self.windows: dict[str, list[str]] = kept.get("windows", {}) if isinstance(kept, dict) else {}
-
-    def of_run(self, run: str) -> tuple[datetime, datetime] | None:
-        window = self.windows.get(run)
-        return None if window is None else (datetime.fromisoformat(window[0]), datetime.fromisoformat(window[1]))
-
-    def last_end_before(self, moment: datetime) -> datetime | None:
-        """The latest end of a kept window that is not after ``moment``."""
-        ends = [end for end in (datetime.fromisoformat(w[1]) for w in self.windows.values()) if end <= moment]
-        return max(ends, default=None)
-
-    def keep(self, run: str, start: datetime, end: datetime) -> None:
-        self.windows[run] = [start.isoformat(), end.isoformat()]
-        newest = sorted(self.windows.items(), key=lambda kept: kept[1][1])[-KEPT_WINDOWS:]
-        self.windows = dict(newest)
-        self._variables.set(self.key, json.dumps({"windows": self.windows}, sort_keys=True), self.description)
+    return {r.name: r for r in every_resource() if r.watch_date is not None}
 
 
-def run_key(context: Mapping[str, Any]) -> str:
-    """A run as its windows are kept: its logical date, which a run made again for the same date keeps too."""
-    logical_date = context.get("logical_date")
-    return logical_date.isoformat() if logical_date is not None else str(context["run_id"])
+def window_bounds(resource: Resource) -> tuple[str, str]:
+    """The operator's arguments that give a window's bounds: ``date_sent_after`` / ``date_sent_before``..."""
+    return f"{resource.watch_date}_after", f"{resource.watch_date}_before"
 
 
-def run_window(context: Mapping[str, Any], kept: ExportWindows, first_window: timedelta) -> tuple[datetime, datetime]:
-    """
-    The window a run exports: its data interval when that has a length; otherwise the window this run wrote
-    before (a re-run), else from the end of the latest window written up to the run's logical date (or, for a
-    run without one, when it was due), else ``first_window`` before it.
-    """
-    start, end = context.get("data_interval_start"), context.get("data_interval_end")
-    if start is not None and end is not None and end > start:
-        return start, end
-    again = kept.of_run(run_key(context))
-    if again is not None:
-        return again
-    end = context.get("logical_date") or context["dag_run"].run_after
-    start = kept.last_end_before(end)
-    return (start if start is not None else end - first_window), end
+#: Every resource's window bounds: arguments of the operator (templated) for the resource they belong to.
+WINDOW_BOUNDS: tuple[str, ...] = tuple(name for r in exportable().values() for name in window_bounds(r))
 
 
 class SignalWireExportOperator(SignalWireBaseOperator):
@@ -98,23 +52,40 @@ class SignalWireExportOperator(SignalWireBaseOperator):
     Write a run's window of messages or calls to object storage, streamed page by page; returns
     ``{"path", "count", "window"}`` to XCom.
 
-    The window is the run's data interval when it has a length. Under Airflow 3's default timetables (``@daily``,
-    manual runs) it has none: the window then runs from the end of the last successful run's window to the run's
-    logical date (kept in an Airflow Variable), and running the same run again writes the same window. Messages
-    count from ``date_sent`` (a queued one is exported once sent), calls from ``start_time``.
+    The window is decided once per run, from the run itself, and a retry of the run writes the same one (the first
+    try keeps it in the task instance's ledger):
+
+    * ``date_sent_after`` / ``date_sent_before`` (calls: ``start_time_after`` / ``start_time_before``), when
+      given: a one-off export or a backfill of a range. Each bound overrides its side of the run's window.
+    * Else the run's data interval, when it has a length (``CronDataIntervalTimetable``...).
+    * Else, under Airflow 3's default timetables (cron presets such as ``@hourly``, ``timedelta`` schedules), the
+      last complete interval of the schedule up to the run's time: a scheduled run writes from the previous fire
+      time to its own, so overlapping runs write adjacent windows; a manual run writes the last complete interval
+      before it.
+    * Else (``schedule=None``, assets, ``@once``): the ``first_window`` before the run's logical date.
+
+    Messages count from ``date_sent`` (a queued one is exported once sent), calls from ``start_time``. The object
+    is written under a temporary name next to ``path`` and moved into place once the whole window is written: a
+    failed export leaves nothing at ``path`` (or the complete object of an earlier try). The connection's secrets
+    (API token, Signing Key) are written as ``***``, as in XCom.
 
     :param resource: ``"messages"`` or ``"calls"``.
     :param path: where to write (templated): an ``ObjectStoragePath`` or a URL such as
         ``file:///data/messages/{{ ds }}.jsonl`` or ``s3://bucket/messages/{{ ds }}.jsonl``. Give each run its own
-        (with ``{{ ds }}`` or ``{{ run_id }}``): the object is replaced when the run runs again.
+        (with ``{{ ts_nodash }}`` or ``{{ run_id }}``): the object is replaced when the run runs again.
     :param format: ``jsonl`` (default), ``csv`` or ``parquet`` (needs pyarrow; every column as text).
     :param fields: keep only these fields of each item (templated).
     :param to: items to this number; ``from_``: from this number; ``status``: in this status (templated).
     :param parent_call_sid: calls only: the children of this call (templated).
     :param lookback: also export again what was sent this long before the window (templated; a timedelta or
         seconds), so that a message whose status moved on after an earlier export is written with its new status.
-    :param first_window: how far back the first run without a data interval reaches (default a day).
+        Not applied to a given ``_after`` bound.
+    :param first_window: how far back a run of a DAG without a schedule reaches (default a day).
     :param page_size: items per page requested from SignalWire.
+    :param date_sent_after: messages: the window's start, a date or an aware datetime (templated).
+    :param date_sent_before: messages: the window's end (templated).
+    :param start_time_after: calls: the window's start (templated).
+    :param start_time_before: calls: the window's end (templated).
     """
 
     template_fields: Sequence[str] = (
@@ -127,6 +98,7 @@ class SignalWireExportOperator(SignalWireBaseOperator):
         "status",
         "parent_call_sid",
         "lookback",
+        *WINDOW_BOUNDS,
     )
 
     def __init__(
@@ -145,6 +117,8 @@ class SignalWireExportOperator(SignalWireBaseOperator):
         page_size: int | None = None,
         **kwargs: Any,
     ) -> None:
+        # The window's bounds are named by the resource's declaration (``date_sent_after``, ``start_time_before``).
+        bounds: dict[str, DateLike] = {name: kwargs.pop(name) for name in WINDOW_BOUNDS if name in kwargs}
         super().__init__(**kwargs)
         self.resource_name = resource
         self.path = str(path)
@@ -157,20 +131,37 @@ class SignalWireExportOperator(SignalWireBaseOperator):
         self.lookback = lookback
         self.first_window = first_window
         self.page_size = page_size
-        self.exported_resource()  # a wrong resource fails when the DAG is parsed
+        for name in WINDOW_BOUNDS:
+            setattr(self, name, bounds.get(name))
+        resource_spec = self.exported_resource()  # a wrong resource fails when the DAG is parsed
+        foreign = sorted(set(bounds) - set(window_bounds(resource_spec)))
+        if foreign:
+            raise SignalWireInputError(
+                f"SignalWire export of {resource_spec.name}: the window's bounds are "
+                f"{' and '.join(window_bounds(resource_spec))}; got {', '.join(foreign)}."
+            )
 
     def exported_resource(self) -> Resource:
-        from airflow_provider_signalwire.api.resources.calls import CALLS
-        from airflow_provider_signalwire.api.resources.messages import MESSAGES
-
-        exportable = {MESSAGES.name: MESSAGES, CALLS.name: CALLS}
-        if self.resource_name not in exportable:
+        known = exportable()
+        if self.resource_name not in known:
             raise SignalWireInputError(
-                f"SignalWire export: 'resource' must be one of {', '.join(exportable)}; got {self.resource_name!r}."
+                f"SignalWire export: 'resource' must be one of {', '.join(known)}; got {self.resource_name!r}."
             )
-        return exportable[self.resource_name]
+        return known[self.resource_name]
+
+    def given_bounds(self, resource: Resource) -> tuple[Any, Any]:
+        """The rendered ``_after`` and ``_before`` bounds given for ``resource``, as aware UTC datetimes or None."""
+        from airflow_provider_signalwire.api.dates import to_utc_datetime
+
+        after_name, before_name = window_bounds(resource)
+        after, before = getattr(self, after_name), getattr(self, before_name)
+        return (
+            None if after is None else to_utc_datetime(after_name, after),
+            None if before is None else to_utc_datetime(before_name, before),
+        )
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_signalwire.operators.export_window import decide_window
         from airflow_provider_signalwire.operators.output import (
             check_fields,
             check_format,
@@ -185,33 +176,34 @@ class SignalWireExportOperator(SignalWireBaseOperator):
         path = storage_path("path", self.path)
         lookback = as_timedelta("lookback", self.lookback or 0)
         first_window = as_timedelta("first_window", self.first_window)
+        after, before = self.given_bounds(resource)
         filters = {name: getattr(self, name) for name in ("to", "from_", "status", "parent_call_sid")}
         filters = {name: value for name, value in filters.items() if value is not None}
+        after_name, before_name = window_bounds(resource)
+        # The hook checks every filter before anything is sent: a wrong one fails before a window is kept.
+        self.hook.listing(resource, page_size=as_whole_number(self.page_size), **filters)
 
-        kept = ExportWindows(context)
-        start, end = run_window(context, kept, first_window)
-        since = start - lookback
-        date = resource.watch_date
-        window: dict[str, Any] = {f"{date}_after": since, f"{date}_before": end}
-        # The hook checks every filter when it builds the listing, before anything is sent.
-        listing = self.hook.listing(
-            resource,
-            page_size=as_whole_number(self.page_size),
-            **filters,
-            **window,
-        )
+        window = decide_window(context, first_window, after, before)
+        since = window.start if after is not None else window.start - lookback
+        bounds: dict[str, Any] = {after_name: since, before_name: window.end}
+        listing = self.hook.listing(resource, page_size=as_whole_number(self.page_size), **filters, **bounds)
         self.log.info(
-            "Exporting SignalWire %s with %s from %s to %s (window %s to %s, lookback %s) to %s",
+            "Exporting SignalWire %s with %s from %s to %s (window %s to %s from the %s, lookback %s) to %s",
             resource.name,
-            date,
+            resource.watch_date,
             since.isoformat(),
-            end.isoformat(),
-            start.isoformat(),
-            end.isoformat(),
+            window.end.isoformat(),
+            window.start.isoformat(),
+            window.end.isoformat(),
+            window.how,
             lookback,
             path,
         )
-        count = write_rows(path, output_format, walk(self.hook, listing, self.log, resource.name), fields)
-        kept.keep(run_key(context), start, end)
+        pages = walk(self.hook, listing, self.log, resource.name)
+        count = write_rows(path, output_format, pages, fields, secrets=self.secrets_in_play())
         self.log.info("Wrote %d SignalWire %s to %s", count, resource.name, path)
-        return {"path": str(path), "count": count, "window": {"start": since.isoformat(), "end": end.isoformat()}}
+        return {
+            "path": str(path),
+            "count": count,
+            "window": {"start": since.isoformat(), "end": window.end.isoformat()},
+        }

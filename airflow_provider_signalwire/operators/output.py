@@ -172,34 +172,75 @@ def _cell(value: Any) -> Any:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
+class SecretsOut:
+    """
+    Keeps the connection's secrets out of written items, as out of XCom: a page whose written text holds a
+    secret (as such, or as JSON or CSV would escape it) is written again with every secret as ``***``. Looking in
+    the text a page is written as costs next to nothing; scrubbing every item would cost more than encoding it.
+    """
+
+    def __init__(self, secrets: Iterable[str | None]) -> None:
+        from airflow_provider_signalwire.api.secrets import MIN_SECRET_LENGTH
+
+        self.secrets = [s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH]
+        forms: set[str] = set()
+        for secret in self.secrets:
+            for text in (secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]):
+                forms.update((text, text.replace('"', '""')))
+        self.forms = sorted(forms)
+
+    def found_in(self, text: str) -> bool:
+        return any(form in text for form in self.forms)
+
+    def page(self, page: Page) -> Page:
+        from airflow_provider_signalwire.api.secrets import scrub
+
+        return scrub(page, self.secrets) if self.secrets else page
+
+
 # Each page is written in one piece: a write through an ObjectStoragePath costs far more than encoding a line.
 
 
-def _jsonl(binary: Any, pages: Iterable[Page], columns: tuple[str, ...] | None) -> int:
+def _jsonl(binary: Any, pages: Iterable[Page], columns: tuple[str, ...] | None, secrets: SecretsOut) -> int:
     count = 0
     encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+    def text_of(page: Page) -> str:
+        return "".join([encode(keep_fields(item, columns)) + "\n" for item in page])
+
     for page in pages:
-        binary.write("".join([encode(keep_fields(item, columns)) + "\n" for item in page]).encode())
+        text = text_of(page)
+        if secrets.found_in(text):
+            text = text_of(secrets.page(page))
+        binary.write(text.encode())
         count += len(page)
     return count
 
 
-def _csv(binary: Any, pages: Iterable[Page], columns: tuple[str, ...] | None) -> int:
+def _csv(binary: Any, pages: Iterable[Page], columns: tuple[str, ...] | None, secrets: SecretsOut) -> int:
     import csv
 
     count = 0
     text = io.StringIO(newline="")
     writer = None
     if columns is not None:
-        writer = csv.DictWriter(text, columns, extrasaction="ignore")
+        writer = csv.DictWriter(text, secrets.page([dict.fromkeys(columns)])[0], extrasaction="ignore")
         writer.writeheader()
     for page in pages:
+        if columns is not None:
+            page = [keep_fields(item, columns) for item in page]
+        if writer is None and page:
+            # Without 'fields', the columns are the first item's: every item of a resource has the same.
+            writer = csv.DictWriter(text, list(secrets.page([page[0]])[0]), extrasaction="ignore")
+            writer.writeheader()
+        written = text.tell()
         for item in page:
-            if writer is None:
-                # Without 'fields', the columns are the first item's: every item of a resource has the same.
-                writer = csv.DictWriter(text, list(item), extrasaction="ignore")
-                writer.writeheader()
-            writer.writerow({key: _cell(value) for key, value in item.items()})
+            writer.writerow({key: _cell(value) for key, value in item.items()})  # type: ignore[union-attr]
+        if secrets.found_in(text.getvalue()[written:]):
+            text.seek(written)
+            text.truncate()
+            for item in secrets.page(page):
+                writer.writerow({key: _cell(value) for key, value in item.items()})  # type: ignore[union-attr]
         binary.write(text.getvalue().encode())
         text.seek(0)
         text.truncate()
@@ -208,17 +249,20 @@ def _csv(binary: Any, pages: Iterable[Page], columns: tuple[str, ...] | None) ->
     return count
 
 
-def _parquet(binary: Any, pages: Iterable[Page], columns: tuple[str, ...] | None) -> int:
+def _parquet(binary: Any, pages: Iterable[Page], columns: tuple[str, ...] | None, secrets: SecretsOut) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     count = 0
     writer = None
-    schema = None if columns is None else pa.schema([(name, pa.string()) for name in columns])
+    names = None if columns is None else list(secrets.page([dict.fromkeys(columns)])[0])
+    schema = None if names is None else pa.schema([(name, pa.string()) for name in names])
     try:
         for page in pages:
             if not page:
                 continue
+            # Parquet is compressed: the items themselves are scrubbed.
+            page = secrets.page(page if columns is None else [keep_fields(item, columns) for item in page])
             if schema is None:
                 schema = pa.schema([(name, pa.string()) for name in page[0]])
             # Every column is text (objects as JSON), so that the schema holds whatever SignalWire sends later.
@@ -239,22 +283,44 @@ def _text(value: Any) -> Any:
     return value if value is None or isinstance(value, (str, list, dict)) else str(value)
 
 
-WRITERS: dict[str, Callable[[Any, Iterable[Page], tuple[str, ...] | None], int]] = {
+WRITERS: dict[str, Callable[[Any, Iterable[Page], tuple[str, ...] | None, SecretsOut], int]] = {
     "jsonl": _jsonl,
     "csv": _csv,
     "parquet": _parquet,
 }
 
 
+def partial_path(path: ObjectStoragePath) -> ObjectStoragePath:
+    """Where an object is written until it is complete: a hidden name next to it, that no ``*.jsonl`` matches."""
+    import secrets
+
+    return path.parent / f".{path.name}.{secrets.token_hex(6)}.partial"
+
+
 def write_rows(
-    path: ObjectStoragePath, output_format: str, pages: Iterable[Page], fields: tuple[str, ...] | None
+    path: ObjectStoragePath,
+    output_format: str,
+    pages: Iterable[Page],
+    fields: tuple[str, ...] | None,
+    *,
+    secrets: Iterable[str | None] = (),
 ) -> int:
     """
-    Write the items of ``pages`` to ``path`` (replacing what was there) as they come; returns how many. A local
-    path's folders are made as needed.
+    Write the items of ``pages`` to ``path`` as they come, without ``secrets`` (written as ``***``); returns how
+    many. The object is written under a temporary name next to ``path`` and moved into place (replacing what was
+    there) only when every page is written; on failure the temporary object is removed and ``path`` is left as it
+    was. A local path's folders are made as needed.
     """
     if getattr(path, "protocol", "file") in LOCAL_PROTOCOLS:
         with contextlib.suppress(FileExistsError):
             path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as binary:
-        return WRITERS[output_format](binary, pages, fields)
+    partial = partial_path(path)
+    try:
+        with partial.open("wb") as binary:
+            count = WRITERS[output_format](binary, pages, fields, SecretsOut(secrets))
+        partial.move(path)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            partial.unlink(missing_ok=True)
+        raise
+    return count

@@ -19,8 +19,8 @@ DAY1 = datetime(2024, 6, 10, tzinfo=UTC)
 DAY2 = DAY1 + timedelta(days=1)
 
 
-def export_dag(dag_id: str, folder: Path, name: str = "{{ ds }}", **arguments) -> DAG:
-    with DAG(dag_id, schedule="@daily", start_date=datetime(2024, 1, 1, tzinfo=UTC), catchup=False) as dag:
+def export_dag(dag_id: str, folder: Path, name: str = "{{ ds }}", schedule="@daily", **arguments) -> DAG:
+    with DAG(dag_id, schedule=schedule, start_date=datetime(2024, 1, 1, tzinfo=UTC), catchup=False) as dag:
         SignalWireExportOperator(
             task_id="export", resource="messages", path=f"file://{folder}/{name}.jsonl", **arguments
         )
@@ -53,7 +53,7 @@ def test_daily_exports_write_exactly_each_window_once_and_a_rerun_rewrites_the_s
     one, two = xcom_value(first, "export"), xcom_value(second, "export")
     assert set(one) == {"path", "count", "window"}, "XCom holds where, how many and which window: no items"
     assert one["window"] == {"start": (DAY1 - timedelta(days=1)).isoformat(), "end": DAY1.isoformat()}
-    assert two["window"] == {"start": DAY1.isoformat(), "end": DAY2.isoformat()}, "from the end of the last run's"
+    assert two["window"] == {"start": DAY1.isoformat(), "end": DAY2.isoformat()}, "from the previous fire time"
     assert sorted(m["body"] for m in lines(one["path"])) == ["run1 first", "run1 last"]
     assert sorted(m["body"] for m in lines(two["path"])) == ["run2 first", "run2 last"]
     assert (one["count"], two["count"]) == (2, 2)
@@ -72,9 +72,11 @@ def test_a_lookback_exports_again_a_message_whose_status_moved_on(run_dag, signa
     sent = hook.create_message(to=TO_NUMBER, from_=FROM_NUMBER, body="status moves on")
     signalwire_emulator.advance_clock(900)  # sent (after 600 s), not yet delivered (after 1200 s)
     created = datetime.fromtimestamp(signalwire_emulator.now(), UTC).replace(microsecond=0)
-    first_date, second_date = created + timedelta(minutes=5), created + timedelta(minutes=10)
-    dag = export_dag("export_lookback", tmp_path, "{{ ts_nodash }}", lookback=timedelta(hours=1))
-    plain = export_dag("export_no_lookback", tmp_path / "plain", "{{ ts_nodash }}")
+    # Every half hour: each run writes the half hour before it.
+    first_date, second_date = created + timedelta(minutes=5), created + timedelta(minutes=35)
+    every = timedelta(minutes=30)
+    dag = export_dag("export_lookback", tmp_path, "{{ ts_nodash }}", every, lookback=timedelta(hours=1))
+    plain = export_dag("export_no_lookback", tmp_path / "plain", "{{ ts_nodash }}", every)
 
     first, plain_first = run_dag(dag, logical_date=first_date), run_dag(plain, logical_date=first_date)
     signalwire_emulator.advance_clock(600)  # delivered now
@@ -155,6 +157,7 @@ def test_calls_export_by_start_time(signalwire_conn, airflow_db, tmp_path):
         ({"lookback": "an hour"}, "'lookback' must be a timedelta or a number of seconds"),
         ({"fields": []}, "'fields' must be a field name or a list of field names"),
         ({"parent_call_sid": "CA1"}, "unknown filter(s) parent_call_sid"),
+        ({"lookback": -1}, "'lookback' must be a timedelta or a number of seconds, 0 or more; got -1"),
     ],
 )
 def test_bad_arguments_are_named_before_any_request(signalwire_conn, airflow_db, arguments, named):

@@ -13,13 +13,18 @@ if TYPE_CHECKING:
 COMPATIBILITY_ACCOUNT = "/api/laml/2010-04-01/Accounts/{project_id}"
 
 
-def resource(name: str) -> Resource:
-    """The resource called ``name`` (``"messages"``, ``"calls"``, ``"phone_numbers"``...)."""
+def every_resource() -> tuple[Resource, ...]:
+    """Every resource the provider declares."""
     from airflow_provider_signalwire.api.resources.calls import CALLS
     from airflow_provider_signalwire.api.resources.messages import MESSAGES
     from airflow_provider_signalwire.api.resources.phone_numbers import PHONE_NUMBERS
 
-    known = {r.name: r for r in (CALLS, MESSAGES, PHONE_NUMBERS)}
+    return (MESSAGES, CALLS, PHONE_NUMBERS)
+
+
+def resource(name: str) -> Resource:
+    """The resource called ``name`` (``"messages"``, ``"calls"``, ``"phone_numbers"``...)."""
+    known = {r.name: r for r in every_resource()}
     if name not in known:
         from airflow_provider_signalwire.exceptions import SignalWireInputError
 
