@@ -97,15 +97,18 @@ class SignalWireConnectionError(AirflowException):
 
     :param request_may_have_been_processed: True when the request left this machine and SignalWire may
         have acted on it. A create in that state is never re-sent, so that no SMS or call goes out twice.
+    :param timed_out: True when this machine stopped waiting for the answer: SignalWire may act on the request
+        later still, so a look for what it created finds it only once it has landed.
     """
 
-    def __init__(self, message: str, *, request_may_have_been_processed: bool) -> None:
+    def __init__(self, message: str, *, request_may_have_been_processed: bool, timed_out: bool = False) -> None:
         super().__init__(message)
         self.request_may_have_been_processed = request_may_have_been_processed
+        self.timed_out = timed_out
 
     def __reduce__(self):
-        return (_rebuild_connection_error, (self.args[0], self.request_may_have_been_processed))
+        return (_rebuild_connection_error, (self.args[0], self.request_may_have_been_processed, self.timed_out))
 
 
-def _rebuild_connection_error(message: str, processed: bool) -> SignalWireConnectionError:
-    return SignalWireConnectionError(message, request_may_have_been_processed=processed)
+def _rebuild_connection_error(message: str, processed: bool, timed_out: bool = False) -> SignalWireConnectionError:
+    return SignalWireConnectionError(message, request_may_have_been_processed=processed, timed_out=timed_out)

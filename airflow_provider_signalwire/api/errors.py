@@ -79,15 +79,20 @@ def api_error(request: ApiRequest, status: int, body: Any, retry_after_header: s
     )
 
 
-def connection_error(request: ApiRequest, detail: str, *, request_sent: bool) -> SignalWireConnectionError:
-    """Describe a failure to get an answer; ``request_sent`` says whether SignalWire may have acted."""
+def connection_error(
+    request: ApiRequest, detail: str, *, request_sent: bool, timed_out: bool = False
+) -> SignalWireConnectionError:
+    """
+    Describe a failure to get an answer; ``request_sent`` says whether SignalWire may have acted, ``timed_out``
+    whether it may still act (this machine stopped waiting).
+    """
     text = f"No answer from SignalWire to {request.label}: {detail}."
     if request_sent and request.is_create:
         text += (
             " The request may have been processed, so it was not sent again (that could create a second "
             "call or message); look it up before retrying."
         )
-    return SignalWireConnectionError(text, request_may_have_been_processed=request_sent)
+    return SignalWireConnectionError(text, request_may_have_been_processed=request_sent, timed_out=timed_out)
 
 
 def transport_error(request: ApiRequest, error: Exception, *, sent: bool) -> SignalWireConnectionError:
@@ -97,7 +102,7 @@ def transport_error(request: ApiRequest, error: Exception, *, sent: bool) -> Sig
         detail = f"{kind}: no answer in time" + ("" if sent else " to connect")
     else:
         detail = f"{kind}: " + ("the connection was closed without an answer" if sent else "the connection was refused")
-    return connection_error(request, detail, request_sent=sent)
+    return connection_error(request, detail, request_sent=sent, timed_out=sent and "Timeout" in kind)
 
 
 def read_answer(

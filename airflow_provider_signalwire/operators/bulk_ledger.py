@@ -7,7 +7,8 @@ store from 3.3, a Variable before), of bounded size whatever the number of recip
     {"recipients": {"count", "digest"},  # which list this is about: a retry must be given the same one
      "next": <index of the first recipient not settled>,
      "in_flight": {"sent_at", "in_flight_until", "fingerprints": {<index>: <what recognises its message>}},
-     "counts": {"sent", "skipped", "failed"}, "segments", "codes": {<error code>: n},
+     "late": [{"index", "to", "from_", "sent_at", "fingerprint", "looks"}],  # answered too late: to look for
+     "counts": {"sent", "skipped", "failed", "unknown"}, "segments", "codes": {<error code>: n},
      "first_sid", "last_sid",
      "pending": [<outcomes not yet written to object storage>], "parts": <parts written>}
 
@@ -17,6 +18,10 @@ recipient) and the batch ``in_flight``: when its requests may reach SignalWire, 
 digest of its text (never the text). A retry goes on from ``next``, and looks for each of the batch's recipients
 at SignalWire (see :func:`~.create_record.find_created_in_flight`) before texting it again: at most a second's
 worth of lookups, and one ledger write a second however fast the texts go.
+
+A send whose answer did not come in time is never sent again: it waits in ``late`` (a few at most) to be looked
+for once SignalWire can have acted on it, while the others go on (see :mod:`.bulk_late`); it settles as sent when
+found, else as ``unknown``.
 
 Per-recipient outcomes are kept only when a ``results_path`` is given: every :data:`PART_SIZE` of them spill to
 a part file next to it (object storage), so the ledger stays small; the end joins the parts into the results file.
@@ -31,7 +36,7 @@ from typing import Any
 
 BULK_RECORD = "bulk_send"
 PART_SIZE = 100
-OUTCOMES = ("sent", "skipped", "failed")
+OUTCOMES = ("sent", "skipped", "failed", "unknown")
 
 
 def recipients_identity(numbers: Iterable[str]) -> dict[str, Any]:
@@ -48,6 +53,7 @@ def fresh_state(identity: Mapping[str, Any]) -> dict[str, Any]:
         "recipients": dict(identity),
         "next": 0,
         "in_flight": None,
+        "late": [],
         "counts": dict.fromkeys(OUTCOMES, 0),
         "segments": 0,
         "codes": {},
@@ -58,8 +64,19 @@ def fresh_state(identity: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def upgrade(state: dict[str, Any]) -> dict[str, Any]:
+    """A state kept by an earlier version of the provider, with what this one adds."""
+    state.setdefault("late", [])
+    for kind in OUTCOMES:
+        state["counts"].setdefault(kind, 0)
+    return state
+
+
 def settle(state: dict[str, Any], outcome: dict[str, Any], keep_outcomes: bool) -> None:
-    """Count one recipient's outcome (``index``, ``to``, ``outcome``, ``sid``, ``code``, ``segments``)."""
+    """
+    Count one recipient's outcome (``index``, ``to``, ``outcome``, ``sid``, ``code``, ``segments``); one answered
+    late settles after recipients that came after it.
+    """
     kind = outcome["outcome"]
     state["counts"][kind] += 1
     if kind == "sent":
@@ -69,7 +86,7 @@ def settle(state: dict[str, Any], outcome: dict[str, Any], keep_outcomes: bool) 
     if outcome.get("code") is not None:
         code = str(outcome["code"])
         state["codes"][code] = state["codes"].get(code, 0) + 1
-    state["next"] = outcome["index"] + 1
+    state["next"] = max(state["next"], outcome["index"] + 1)
     if keep_outcomes:
         state["pending"].append(outcome)
 
@@ -79,12 +96,20 @@ def part_path(results_path: Any, part: int) -> Any:
 
 
 def spill(state: dict[str, Any], results_path: Any) -> None:
-    """Write the pending outcomes to the next part file once there are :data:`PART_SIZE` of them."""
-    if results_path is None or len(state["pending"]) < PART_SIZE:
+    """
+    Write the pending outcomes to the next part file once there are :data:`PART_SIZE` of them before every
+    recipient still to be looked for, so that the parts keep recipient order.
+    """
+    if results_path is None:
         return
-    write_lines(part_path(results_path, state["parts"]), state["pending"])
+    before = min((late["index"] for late in state.get("late", [])), default=None)
+    pending = sorted(state["pending"], key=lambda row: row["index"])
+    ready = [row for row in pending if before is None or row["index"] < before]
+    if len(ready) < PART_SIZE:
+        return
+    write_lines(part_path(results_path, state["parts"]), ready)
     state["parts"] += 1
-    state["pending"] = []
+    state["pending"] = pending[len(ready) :]
 
 
 def write_lines(path: Any, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -101,7 +126,7 @@ def write_results(state: Mapping[str, Any], results_path: Any) -> None:
             with part.open("r", encoding="utf-8") as stream:
                 for line in stream:
                     out.write(line)
-        for row in state["pending"]:
+        for row in sorted(state["pending"], key=lambda row: row["index"]):
             out.write(json.dumps(row, sort_keys=True) + "\n")
     for part in parts:
         part.unlink()

@@ -49,7 +49,7 @@ def error_code(error: SignalWireApiError) -> int | str | None:
 
 
 class Progress:
-    """A line in the task log at least every ``interval`` seconds: settled, sent, skipped, failed, rate, ETA."""
+    """A line in the task log at least every ``interval`` seconds: what settled how, rate, ETA."""
 
     def __init__(self, log: Any, total: int, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.log, self.total, self.interval, self._clock = log, total, interval, clock
@@ -66,13 +66,17 @@ class Progress:
         left = self.total - state["next"]
         eta = f"{left / rate:.0f} s" if rate > 0 else "unknown"
         counts = state["counts"]
+        late = len(state["late"])
         self.log.info(
-            "Bulk send: %d of %d recipients settled (sent %d, skipped %d, failed %d), %.2f messages a second, ETA %s",
-            state["next"],
+            "Bulk send: %d of %d recipients settled (sent %d, skipped %d, failed %d, unknown %d%s), "
+            "%.2f messages a second, ETA %s",
+            state["next"] - late,
             self.total,
             counts["sent"],
             counts["skipped"],
             counts["failed"],
+            counts["unknown"],
+            f"; {late} answered late, being looked for" if late else "",
             rate,
             eta,
         )
@@ -94,6 +98,9 @@ class BulkRun:
         # A fifth of a second's worth of catch-up: a late wake-up (a busy machine) does not lower the rate.
         self.bucket = TokenBucket(rate, burst=rate * CATCH_UP_SECONDS)
         self.progress = Progress(operator.log, plan.identity["count"], interval)
+        from airflow_provider_signalwire.operators.bulk_late import LateSends
+
+        self.late = LateSends(self.hook, self.log, state, self._settle_late, self.write)
 
     def write(self) -> None:
         spill(self.state, self.results_path)
@@ -101,6 +108,11 @@ class BulkRun:
 
     def settle(self, index: int, to: str, outcome: str, **facts: Any) -> None:
         settle(self.state, {"index": index, "to": to, "outcome": outcome, **facts}, self.results_path is not None)
+
+    def _settle_late(self, index: int, to: str, outcome: str, **facts: Any) -> None:
+        self.settle(index, to, outcome, **facts)
+        if outcome == "sent":
+            self.progress.sent_here += 1
 
     def send_all(self, recipients: Iterator[dict[str, Any]], render: Callable[[Mapping[str, Any]], str]) -> None:
         """Text every recipient from ``next`` on, a batch of about a second's worth at a time."""
@@ -113,6 +125,7 @@ class BulkRun:
                 batch = []
         if batch:
             self._send_batch(batch)
+        self.late.finish(lambda: self.progress.tick(self.state))
         self.write()
         self.progress.tick(self.state, force=True)
 
@@ -142,6 +155,9 @@ class BulkRun:
                 continue
             if str(item.index) in earlier.get("fingerprints", {}) and self._found_earlier(item, earlier):
                 continue
+            # Late sends are looked for between two sends, not one after another in a row: the pace holds.
+            self.late.look()
+            self.late.make_room()
             for attempt in (1, 2):
                 if window is None or time.time() > window["until"]:
                     window = self._open_window(batch[position:])
@@ -210,13 +226,21 @@ class BulkRun:
         """Send one text; whether its recipient is settled (``False``: send it again, once)."""
         from datetime import UTC, datetime
 
-        from airflow_provider_signalwire.api.resources.messages import MESSAGES
+        from airflow_provider_signalwire.api.resources.messages import CREATE_MESSAGE, MESSAGES
         from airflow_provider_signalwire.api.retries import certainly_not_processed
+        from airflow_provider_signalwire.operators.create_record import answer_may_come_late
 
         assert item.arguments is not None
         try:
             message = self.hook.create(MESSAGES, **item.arguments)
         except (SignalWireApiError, SignalWireConnectionError) as error:
+            if answer_may_come_late(error):
+                # Looked for now, it would not be found yet; sent again, it could be texted twice.
+                record = window["record"]
+                sent = CREATE_MESSAGE.effective(item.arguments, self.hook.settings.defaults)
+                fingerprint = record["fingerprints"][str(item.index)]
+                self.late.add(item.index, item.to, sent, record["sent_at"], fingerprint, item.cost)
+                return True
             if not certainly_not_processed(error):
                 self.log.warning("Recipient %d's send got no clear answer (%s); looking for it.", item.index, error)
                 if self._found_earlier(item, window["record"], until=datetime.now(UTC).isoformat()):

@@ -28,7 +28,9 @@ class SignalWireBulkSendOperator(SignalWireBaseOperator):
     Before anything is sent every text is rendered and checked: a template error, a text over ``max_segments`` or a
     run over ``max_total_segments`` fails the task naming the recipient. Then recipients are texted in order, one
     at a time; a retry (or a new worker after one was lost) goes on after the last confirmed send, and a send whose
-    answer was lost is looked for at SignalWire before its recipient is texted again.
+    answer was lost is looked for at SignalWire before its recipient is texted again. A send answered too late
+    (after the connection's ``timeout``) is never sent again: it is looked for once SignalWire can have acted on
+    it, while the others go on, and settles as sent, or as ``unknown`` when SignalWire still has no such message.
 
     :param recipients: a list of numbers; a list of dicts, each with ``to`` and the fields its text uses; an
         upstream task's ``.output`` giving either; or an ``ObjectStoragePath`` or URL (``file://``, ``s3://``...)
@@ -50,8 +52,8 @@ class SignalWireBulkSendOperator(SignalWireBaseOperator):
     :param suppress_format: ``"csv"`` or ``"jsonl"`` when the suppress file's name does not end so (templated).
     :param results_path: where to write each recipient's outcome (``index``, ``to``, ``outcome``, ``sid``,
         ``code``, ``segments``) as JSON lines: an ``ObjectStoragePath`` or URL (templated). Never the text.
-    :param fail_on: fail the task at the end when at least this many recipients failed (templated); opt-outs and
-        invalid numbers are skipped, not failed. ``None`` never fails for failed recipients.
+    :param fail_on: fail the task at the end when at least this many recipients failed or have an unknown
+        outcome (templated); opt-outs and invalid numbers are skipped, not failed. ``None`` never fails for them.
     :param progress_interval: seconds between two progress lines in the log, at most 10 (templated).
     """
 
@@ -147,7 +149,7 @@ class SignalWireBulkSendOperator(SignalWireBaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_signalwire.api.resources.messages import CREATE_MESSAGE
         from airflow_provider_signalwire.ledger import TaskLedger
-        from airflow_provider_signalwire.operators.bulk_ledger import fresh_state, summary, write_results
+        from airflow_provider_signalwire.operators.bulk_ledger import fresh_state, summary, upgrade, write_results
         from airflow_provider_signalwire.operators.bulk_plan import check_limits, make_plan, whole_number_or_none
         from airflow_provider_signalwire.operators.bulk_recipients import (
             recipient_source,
@@ -185,9 +187,8 @@ class SignalWireBulkSendOperator(SignalWireBaseOperator):
                 "An earlier try of this task texted a different recipient list (another length or other numbers); "
                 "not going on with this one. Clear the task to start the new list afresh."
             )
-        if state is None:
-            state = fresh_state(plan.identity)
-        elif state["next"]:
+        state = fresh_state(plan.identity) if state is None else upgrade(state)
+        if state["next"]:
             self.log.info("An earlier try settled the first %d recipients; going on after them.", state["next"])
         from airflow_provider_signalwire.operators.bulk_run import BulkRun
 
@@ -199,10 +200,20 @@ class SignalWireBulkSendOperator(SignalWireBaseOperator):
         ledger.set(BULK_RECORD, state)
         result = summary(state, results_path)
         self.log.info("Bulk send done: %s", {k: v for k, v in result.items() if k not in ("first_sid", "last_sid")})
-        if fail_on is not None and state["counts"]["failed"] >= fail_on:
+        failed, unknown = state["counts"]["failed"], state["counts"]["unknown"]
+        if unknown:
+            self.log.warning(
+                "%d recipients' sends got no answer in time and SignalWire had no such message after looking "
+                "more than once: whether they were texted is unknown (outcome 'unknown' in the results); none of "
+                "them is texted again, by this try or a retry.",
+                unknown,
+            )
+        if fail_on is not None and failed + unknown >= fail_on:
+            problems = f"{failed} recipients failed" + (f", {unknown} with an unknown outcome" if unknown else "")
             raise AirflowException(
-                f"{state['counts']['failed']} recipients failed (fail_on={fail_on}); error codes: "
-                f"{result['error_codes']}. A retry does not text anyone again."
+                f"{problems} (fail_on={fail_on}); sent {state['counts']['sent']}, skipped "
+                f"{state['counts']['skipped']}; error codes: {result['error_codes']}. A retry does not text "
+                "anyone again."
             )
         return result
 

@@ -6,7 +6,9 @@ store, or a Variable before 3.3) that it is about to, and the SID once SignalWir
 :mod:`~airflow_provider_signalwire.operators.create_record`). A retry reads that record first: with a SID it takes
 that call or message; without one (the worker died, or the answer was lost, after SignalWire may have accepted the
 request) it takes a call or message between the same numbers, that the recorded request could have created (same
-text and media) while it was in flight, instead of creating another. Clearing the task starts afresh.
+text and media) while it was in flight, instead of creating another. A create SignalWire did not answer in time
+may still be acted on after the client gave up: it is looked for once it can have landed, more than once, and
+never sent again; not found, the task fails with its outcome unknown. Clearing the task starts afresh.
 """
 
 from __future__ import annotations
@@ -180,6 +182,8 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
                 "An earlier try of this task created SignalWire %s %s; taking it, not creating another.", kind, sid
             )
             return resource
+        if record.get("late"):
+            return self._take_late(arguments, record, ledger)
         found = self.find_created_in_flight(arguments, record)
         if found is None:
             self.log.info(
@@ -201,7 +205,12 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
 
     def _create_once(self, arguments: Mapping[str, Any], ledger: TaskLedger | None) -> dict[str, Any]:
         from airflow_provider_signalwire.api.retries import certainly_not_processed
-        from airflow_provider_signalwire.operators.create_record import given_up, new_record
+        from airflow_provider_signalwire.operators.create_record import (
+            answer_may_come_late,
+            given_up,
+            late_looks,
+            new_record,
+        )
 
         # The longest a create can be on its way: the hook retries until total_timeout, then one more read.
         longest = timedelta(seconds=self.hook.retry_policy.total_timeout + self.hook.settings.timeout)
@@ -212,6 +221,19 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
         try:
             resource = self.hook.create(self.resource, **arguments)
         except (SignalWireApiError, SignalWireConnectionError) as error:
+            if answer_may_come_late(error):
+                # SignalWire may still create it: look for it once it can have landed, never send it again.
+                record = {**record, "late": True, "looks": late_looks(self.hook.settings.timeout)}
+                if ledger is not None:
+                    ledger.set(CREATE_RECORD, record)
+                self.log.warning(
+                    "SignalWire did not answer the create of the %s in time (%s); it may still make it, so it is not "
+                    "sent again: looking for it at %s.",
+                    self.resource.singular,
+                    error,
+                    ", ".join(record["looks"]),
+                )
+                return self._take_late(arguments, record, ledger)
             if ledger is not None and certainly_not_processed(error):
                 ledger.delete(CREATE_RECORD)  # nothing was created: a retry need not look
             elif ledger is not None:
@@ -227,6 +249,38 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
         if ledger is not None:
             ledger.set(CREATE_RECORD, {**record, "sid": resource.get("sid")})
         return resource
+
+    def _take_late(
+        self, arguments: Mapping[str, Any], record: dict[str, Any], ledger: TaskLedger | None
+    ) -> dict[str, Any]:
+        """
+        What a create answered too late made, looked for at each of its ``looks`` still to come (and once now,
+        on a retry after them); not found, its outcome is unknown and the task fails without sending it again.
+        """
+        from datetime import UTC, datetime
+
+        from airflow_provider_signalwire.operators.create_record import seconds_until
+
+        kind = self.resource.singular
+        to_come = [moment for moment in record["looks"] if seconds_until(moment) > 0]
+        for moment in to_come or [None]:  # a retry after every look has passed looks once, now
+            if moment is not None:
+                time.sleep(seconds_until(moment))
+            found = self.find_created_in_flight(arguments, {**record, "in_flight_until": datetime.now(UTC).isoformat()})
+            if found is not None:
+                self.log.info(
+                    "SignalWire created %s %s though it answered too late; taking it, not creating another.",
+                    kind,
+                    found.get("sid"),
+                )
+                if ledger is not None:
+                    ledger.set(CREATE_RECORD, {**record, "sid": found.get("sid")})
+                return dict(found)
+        raise AirflowException(
+            f"SignalWire did not answer the create of the {kind} sent at {record['sent_at']} in time, and has no "
+            f"such {kind} at {record['looks'][-1]} either: whether it was created is unknown, so it is not sent "
+            "again (a retry of this task looks for it once more). Clear the task to create it anew."
+        )
 
     def _wait(
         self, resource: dict[str, Any], arguments: Mapping[str, Any], wait: _Wait, ledger: TaskLedger | None

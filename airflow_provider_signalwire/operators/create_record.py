@@ -11,7 +11,10 @@ the last create request of the current clear generation::
 
 It is written before the request is sent, so a worker that dies mid-request leaves it; it then says the request
 was in flight until the hook's retry policy and the connection's timeout would have given up. When the request
-fails, ``in_flight_until`` becomes the moment it failed. It is forgotten when nothing can have been created
+fails, ``in_flight_until`` becomes the moment it failed; when its answer did not come in time (SignalWire may
+still act on it), the record gets ``"late": true`` and ``"looks"``: the times to look for what it created, once it
+can have landed (see :func:`late_looks`). A late create is never sent again: found, it is taken; not found after
+its looks, its outcome is unknown. It is forgotten when nothing can have been created
 (SignalWire refused), when a final failed status asks for a new one, and otherwise only once Airflow has stored
 the task's success (its ``on_success_callback``): until then a retry may need it.
 """
@@ -27,6 +30,34 @@ CREATE_RECORD = "create"
 CLOCK_MARGIN = timedelta(seconds=5)
 #: At most this many of the newest calls or messages between the same numbers are read to find an earlier try's.
 DEDUP_SCAN_LIMIT = 200
+#: A create whose answer came too late is looked for this many times, each the connection's timeout plus
+#: :data:`LATE_MARGIN` after the one before: SignalWire may still be acting on it when the client gives up.
+LATE_LOOKS = 3
+LATE_MARGIN = timedelta(seconds=5)
+
+
+def answer_may_come_late(error: BaseException) -> bool:
+    """
+    Whether SignalWire may act on a failed create after now: this machine stopped waiting for the answer (a read
+    timeout), or a gateway in front of SignalWire did (504). Looked for at once, it would not be found yet.
+    """
+    from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireConnectionError
+
+    if isinstance(error, SignalWireConnectionError):
+        return error.request_may_have_been_processed and getattr(error, "timed_out", False)
+    return isinstance(error, SignalWireApiError) and error.status == 504
+
+
+def late_looks(timeout: float, now: datetime | None = None) -> list[str]:
+    """When to look for what a create whose answer came too late made: ISO times, the first after ``timeout``."""
+    step = timedelta(seconds=timeout) + LATE_MARGIN
+    start = now or datetime.now(UTC)
+    return [(start + step * n).isoformat() for n in range(1, LATE_LOOKS + 1)]
+
+
+def seconds_until(moment: str) -> float:
+    """Seconds from now to the ISO time ``moment`` (0 when it has passed)."""
+    return max(0.0, (datetime.fromisoformat(moment) - datetime.now(UTC)).total_seconds())
 
 
 def new_record(longest_request: timedelta, fingerprint: Mapping[str, Any]) -> dict[str, Any]:

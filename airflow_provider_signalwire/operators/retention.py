@@ -109,7 +109,8 @@ class SignalWireMessageRetentionOperator(SignalWireBaseOperator):
             " (dry run: nothing is changed)" if dry_run else "",
             f", going on from an earlier try ({self.summary()})" if kept else "",
         )
-        settled = self.settle(kept.get("pending", []))
+        # What the earlier try was doing comes from its record: the messages in hand, and what it did to them.
+        settled = self.settle(kept.get("pending", []), kept.get("action", self.action))
         done = set(settled) | set(refused)
         started = last = time.monotonic()
         # Each page is read after the one before was acted on, so that deletions cannot shift what is read.
@@ -146,6 +147,7 @@ class SignalWireMessageRetentionOperator(SignalWireBaseOperator):
         """What a retry needs to go on: the cutoff, the counts so far, and the messages in hand."""
         return {
             "cutoff": cutoff.isoformat(),
+            "action": self.action,
             "counts": dict(self.counts),
             "skipped": dict(self.skipped),
             "refused": refused,
@@ -156,10 +158,13 @@ class SignalWireMessageRetentionOperator(SignalWireBaseOperator):
         counts = ", ".join(f"{self.counts[name]} {name}" for name in ("matched", "redacted", "deleted"))
         return counts + "".join(f", {n} skipped ({reason})" for reason, n in sorted(self.skipped.items()))
 
-    def settle(self, pending: list[str]) -> list[str]:
+    def settle(self, pending: list[str], action: str) -> list[str]:
         """
-        The messages an earlier try was acting on when it stopped: each one found done (gone, or its body
-        cleared) is counted now and not acted on again; the others are listed again.
+        The messages an earlier try was acting on (``action``) when it stopped: each one it did is counted now
+        and not acted on again; the others are listed again.
+
+        Done means gone, for a delete; for a redaction, a body cleared: it took in hand only messages with one.
+        A delete that has not happened is done again, whatever the message looks like: an MMS has no body.
         """
         settled = []
         for sid in pending:
@@ -171,7 +176,7 @@ class SignalWireMessageRetentionOperator(SignalWireBaseOperator):
                 settled.append(sid)
                 self.counts.update(("matched", "deleted"))
                 continue
-            if not body:
+            if action == "redact" and not body:
                 settled.append(sid)
                 self.counts.update(("matched", "redacted"))
         if pending:

@@ -148,3 +148,28 @@ def test_bad_arguments_are_named_before_any_request(signalwire_conn, context, ar
         SignalWireMessageRetentionOperator(task_id="r", **{"older_than": 86400, **arguments}).execute(context)
     assert named in str(raised.value)
     assert signalwire_conn.requests == []
+
+
+def test_a_retry_of_a_delete_deletes_the_media_only_messages_too(run_dag, signalwire_emulator):
+    # Half of them are MMS with media and no body: "no body" must not pass for "already redacted" on the retry.
+    first = datetime.now(UTC) - timedelta(days=100)
+    for i in range(10):
+        body, media = (f"{BODY} #{i}", ()) if i % 2 else ("", ("https://example.com/photo.jpg",))
+        signalwire_emulator.inject_inbound_message(
+            TO_NUMBER, FROM_NUMBER, body, media_urls=media, date_sent=first + timedelta(minutes=i)
+        )
+    old = [m["sid"] for m in signalwire_emulator.messages]
+    # The third delete fails every time the hook tries it: the first try of the task fails there.
+    signalwire_emulator.add_fault(kind="status", method="DELETE", path=rf"/Messages/{old[2]}$", status=500, times=5)
+    dag = retention_dag("retention_delete_resume", action="delete", page_size=20)
+
+    dag_run = run_dag(dag)
+
+    counts = xcom_value(dag_run, "retention")
+    left = [sid for sid in old if signalwire_emulator.get_message(sid) is not None]
+    print("counts:", counts, "left at SignalWire:", len(left))
+    assert dag_run.state == "success", task_states(dag_run)
+    assert try_numbers(dag_run)["retention"] == 2, "the first try failed on the third delete"
+    assert left == [], "every message deleted, its media with it"
+    assert (counts["matched"], counts["deleted"], counts["redacted"]) == (10, 10, 0)
+    assert api_requests(signalwire_emulator, "POST") == [], "nothing was redacted"
