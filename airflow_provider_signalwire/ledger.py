@@ -59,6 +59,11 @@ class TaskLedger:
         self.generation = clear_generation(ti)
 
     @property
+    def identity(self) -> str:
+        """A digest naming the task instance (not its try): the same for every execution of it."""
+        return self._identity
+
+    @property
     def in_task_state_store(self) -> bool:
         return self._store is not None
 

@@ -132,9 +132,12 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
         wait = self._wait_options()
         ledger = self._ledger(context)
         record = ledger.get(CREATE_RECORD) if ledger is not None else None
+        claim = None
+        if ledger is not None and record is None:
+            record, claim = self._claim_or_wait(ledger, context)
         resource = self._take_earlier(record, arguments, ledger) if record else None
         if resource is None:
-            resource = self._create_once(arguments, ledger)
+            resource = self._create_once(arguments, ledger, claim)
         if not wait.enabled:
             return resource
         return self._wait(resource, arguments, wait, ledger)
@@ -161,6 +164,38 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
             timeout=None if self.wait_timeout is None else as_seconds("wait_timeout", self.wait_timeout),
             failed=self.statuses.check_failed(self.failed_statuses),
             deferrable=as_bool("deferrable", self.deferrable),
+        )
+
+    def _longest_request(self) -> timedelta:
+        # The longest a create can be on its way: the hook retries until total_timeout, then one more read.
+        return timedelta(seconds=self.hook.retry_policy.total_timeout + self.hook.settings.timeout)
+
+    def _claim_or_wait(self, ledger: TaskLedger, context: Context) -> tuple[dict[str, Any] | None, Any]:
+        """
+        With no record yet: claim this try's create, or, when another execution of the same try holds it, wait for
+        its record and take what it made. ``(record to take, (markers, claim name, token))``.
+        """
+        from airflow_provider_signalwire.operators.create_record import (
+            claim_first_create,
+            create_claim_name,
+            wait_for_settled_record,
+        )
+
+        name = create_claim_name(context.get("ti"), ledger)
+        for _ in range(2):
+            claim = claim_first_create(ledger, name, self.signalwire_conn_id, self.log)
+            if claim is not None:
+                return None, (claim[0], name, claim[1])
+            self.log.warning(
+                "Another execution of this try is creating the SignalWire %s; waiting for it, not sending another.",
+                self.resource.singular,
+            )
+            record = wait_for_settled_record(ledger, self._longest_request())
+            if record is not None:
+                return record, None
+        raise AirflowException(
+            f"Another execution of this task instance holds its SignalWire {self.resource.singular} create and "
+            "left no record of it; not sending another. Clear the task to create it anew."
         )
 
     def _take_earlier(
@@ -203,7 +238,9 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
             ledger.set(CREATE_RECORD, {**record, "sid": found.get("sid")})
         return dict(found)
 
-    def _create_once(self, arguments: Mapping[str, Any], ledger: TaskLedger | None) -> dict[str, Any]:
+    def _create_once(
+        self, arguments: Mapping[str, Any], ledger: TaskLedger | None, claim: Any = None
+    ) -> dict[str, Any]:
         from airflow_provider_signalwire.api.retries import certainly_not_processed
         from airflow_provider_signalwire.operators.create_record import (
             answer_may_come_late,
@@ -212,8 +249,7 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
             new_record,
         )
 
-        # The longest a create can be on its way: the hook retries until total_timeout, then one more read.
-        longest = timedelta(seconds=self.hook.retry_policy.total_timeout + self.hook.settings.timeout)
+        longest = self._longest_request()
         sent = self.operation.effective(arguments, self.hook.settings.defaults)
         record = new_record(longest, self.resource.fingerprint(sent))
         if ledger is not None:
@@ -236,6 +272,9 @@ class SignalWireCreateOperator(SignalWireBaseOperator):
                 return self._take_late(arguments, record, ledger)
             if ledger is not None and certainly_not_processed(error):
                 ledger.delete(CREATE_RECORD)  # nothing was created: a retry need not look
+                markers, name, token = claim or (None, "", "")
+                if markers is not None:
+                    markers.release(name, token)
             elif ledger is not None:
                 ledger.set(CREATE_RECORD, given_up(record))
                 self.log.error(

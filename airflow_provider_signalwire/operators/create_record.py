@@ -113,6 +113,67 @@ def find_created_in_flight(hook: Any, resource: Any, sent: Mapping[str, Any], re
     return earliest_created_within(items, start, end, lambda item: resource.same_item(fingerprint, item))
 
 
+#: How long the claim of a generation's first create counts (its record then guards the retries).
+CREATE_CLAIM_TTL = 3 * 24 * 3600.0
+
+
+def create_claim_name(ti: Any, ledger: Any) -> str:
+    """What names one try of a task instance for every execution of it: its id (a new one for each try)."""
+    ti_id = getattr(ti, "id", None)
+    return f"try:{ti_id}" if ti_id else f"try:{ledger.identity}:{ledger.generation}:{getattr(ti, 'try_number', 0)}"
+
+
+def claim_first_create(ledger: Any, name: str, conn_id: str, log: Any) -> tuple[Any, str] | None:
+    """
+    Claim, atomically, that this execution sends the create of this try (``name``): Airflow can run one try twice
+    at once (a zombie, a resurrected worker, ``airflow dags test`` beside a scheduler); a retry reads the record.
+    ``(markers, token)`` when this execution won, ``None`` when another holds it; when the claim cannot be
+    settled (the API server's claim route out of reach), a warning and ``(None, "")``: the record still guards
+    the retries.
+    """
+    from airflow_provider_signalwire.ledger import SharedMarkers
+
+    try:
+        markers = SharedMarkers("create", CREATE_CLAIM_TTL, conn_id=conn_id, purpose="a create being sent")
+        token = markers.claim(name)
+    except Exception as error:
+        log.warning(
+            "SignalWire: cannot claim this task instance's create in Airflow's metadata database (%s); sending "
+            "without the guard against a second execution of the same try.",
+            error,
+        )
+        return None, ""
+    return (markers, token) if token is not None else None
+
+
+#: Seconds to wait for the record of a create that another execution of the same try claimed.
+RECORD_APPEARS_WITHIN = 60.0
+
+
+def wait_for_settled_record(ledger: Any, longest: timedelta, poll: float = 0.5) -> dict[str, Any] | None:
+    """
+    The record of the create another execution of this try is sending, once it settled (a SID, a late answer, or
+    past its time in flight); ``None`` when it went away (nothing was created) or never came.
+    """
+    import time
+
+    started = time.monotonic()
+    give_up = started + longest.total_seconds() + CLOCK_MARGIN.total_seconds() + 5
+    seen = False
+    while time.monotonic() < give_up:
+        record = ledger.get(CREATE_RECORD)
+        if record is None:
+            if seen or time.monotonic() - started > RECORD_APPEARS_WITHIN:
+                return None
+        else:
+            seen = True
+            until = datetime.fromisoformat(record["in_flight_until"])
+            if record.get("sid") or record.get("late") or until < datetime.now(UTC):
+                return dict(record)
+        time.sleep(poll)
+    return ledger.get(CREATE_RECORD)
+
+
 def forget_create_record(context: Mapping[str, Any]) -> None:
     """
     ``on_success_callback`` of the create operators: forget the record once no retry can need it.

@@ -36,17 +36,25 @@ class DictStateStore:
 
 
 def make_context(
-    try_number: int = 1, store: DictStateStore | None = None, retries: int = 1, max_tries: int | None = None
+    try_number: int = 1,
+    store: DictStateStore | None = None,
+    retries: int = 1,
+    max_tries: int | None = None,
+    ti_id: str | None = None,
 ) -> dict[str, Any]:
     """
     The parts of a task context the operators read, for a run outside a DAG: never cleared unless ``max_tries``
-    says so (a clear sets it to the try number then plus ``retries``).
+    says so (a clear sets it to the try number then plus ``retries``). Each context is a try of its own (its own
+    task instance id) unless ``ti_id`` names one: two executions of one try share it.
     """
+    import uuid
+
     task = SimpleNamespace(retries=retries)
     max_tries = retries if max_tries is None else max_tries
     ti = SimpleNamespace(
         dag_id="dag", task_id="task", run_id="run", map_index=-1, try_number=try_number, max_tries=max_tries, task=task
     )
+    ti.id = ti_id or str(uuid.uuid4())
     return {"ti": ti, "task": task, "task_state_store": store if store is not None else DictStateStore()}
 
 
