@@ -202,6 +202,12 @@ def _retry_locked(work: Callable[[], Any]) -> Any:
     return None
 
 
+def _stored_text(row: Any) -> str:
+    # A value that cannot be decrypted (another Fernet key) reads as stored, so that a swap can still replace it.
+    value = row.val
+    return str(row._val) if value is None else str(value)
+
+
 def read_variable(key: str) -> str | None:
     """
     From a process with the metadata database: the Variable ``key`` as stored (decrypted), ``None`` when absent,
@@ -214,7 +220,7 @@ def read_variable(key: str) -> str | None:
     def read() -> str | None:
         with create_session() as session:
             row = session.scalar(select(CoreVariable).where(CoreVariable.key == key))
-            return None if row is None else row.val
+            return None if row is None else _stored_text(row)
 
     return _retry_locked(read)
 
@@ -244,7 +250,7 @@ def swap_variable(key: str, expected: str | None, new: str | None, description: 
                     return False
                 return True
             row = session.scalar(select(CoreVariable).where(CoreVariable.key == key))
-            if row is None or row.val != expected:
+            if row is None or _stored_text(row) != expected:
                 return False
             stored = row._val  # the column as stored (ciphertext when encrypted): the update names it exactly
             session.expunge(row)
@@ -273,7 +279,7 @@ def variables_under(prefix: str) -> dict[str, str]:
     def read() -> dict[str, str]:
         with create_session() as session:
             rows = session.scalars(select(CoreVariable).where(CoreVariable.key.startswith(prefix, autoescape=True)))
-            return {row.key: row.val for row in rows}
+            return {row.key: _stored_text(row) for row in rows}
 
     return _retry_locked(read)
 

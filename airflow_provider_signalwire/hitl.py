@@ -178,6 +178,20 @@ def new_code(digits: int) -> str:
     return str(secrets.randbelow(10**digits)).zfill(digits)
 
 
+def code_sealer(api_token: str) -> Any:
+    """
+    What seals a request's code in its marker (Fernet, keyed from the connection's API token): a user who may read
+    Airflow Variables reads no code there.
+    """
+    import base64
+    import hmac
+
+    from cryptography.fernet import Fernet
+
+    key = hmac.new(api_token.encode(), b"airflow-provider-signalwire hitl codes", hashlib.sha256).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
 def code_marker(code: str) -> str:
     """The marker naming the request that ``code`` answers (a digest: the code itself is not a key)."""
     return "code:" + hashlib.sha256(code.encode()).hexdigest()[:24]

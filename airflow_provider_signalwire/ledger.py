@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Mapping
@@ -149,13 +150,10 @@ class SharedMarkers:
 
     @staticmethod
     def _live(text: str | None, now: float) -> dict[str, Any] | None:
-        try:
-            record = json.loads(text) if text else None
-        except ValueError:
-            return None
-        if isinstance(record, dict) and float(record.get("expires", 0)) > now:
-            return record
-        return None
+        from airflow_provider_signalwire.ledger_stores import expires_at
+
+        # Anything that is not a live record (garbage, an expiry that is no number) counts as free.
+        return json.loads(text) if expires_at(text) > now else None  # type: ignore[arg-type]
 
     def _record(self, token: str, now: float, ttl: float | None, facts: Mapping[str, Any] | None) -> str:
         record = {"token": token, "expires": now + (self.ttl if ttl is None else ttl), "facts": dict(facts or {})}
@@ -189,7 +187,10 @@ class SharedMarkers:
                 return None
             if self._swap(key, text, self._record(token, now, ttl, facts)):
                 if secrets.randbelow(self.SWEEP_EVERY) == 0:
-                    self.sweep()
+                    try:
+                        self.sweep()
+                    except Exception as error:  # the claim is taken: housekeeping must not undo that
+                        logging.getLogger(__name__).warning("SignalWire markers: sweep failed: %s", error)
                 return token
         raise MarkerUnavailable(f"SignalWire marker {key}: every claim lost to a change made meanwhile")
 

@@ -38,12 +38,17 @@ def claim_prefix(conn_id: str) -> str:
     return f"{VARIABLE_PREFIX}_claim_{digest(conn_id)[:16]}_"
 
 
-def _expired(text: str, now: float) -> bool:
+def expires_at(text: str | None) -> float:
+    """When the marker record ``text`` expires; 0 for anything that is not a record (it counts as expired)."""
     try:
-        record = json.loads(text)
-    except ValueError:
-        return True
-    return not isinstance(record, dict) or float(record.get("expires", 0)) <= now
+        record = json.loads(text) if text else None
+        return float(record.get("expires", 0)) if isinstance(record, dict) else 0.0
+    except (ValueError, TypeError):
+        return 0.0
+
+
+def _expired(text: str, now: float) -> bool:
+    return expires_at(text) <= now
 
 
 class DatabaseStore:
@@ -158,9 +163,17 @@ def serve_claim_request(conn_id: str, headers: Mapping[str, str], body: bytes) -
     refused = (403, {"error": "forbidden"})
     lowered = {name.lower(): value for name, value in headers.items()}
     stamp, signature = lowered.get(TIME_HEADER.lower(), ""), lowered.get(SIGNATURE_HEADER.lower(), "")
-    if not stamp.isdigit() or not signature or abs(time.time() - int(stamp)) > CLAIM_REQUEST_LIFE:
+    if (
+        not (stamp.isdigit() and len(stamp) <= 12)
+        or not signature
+        or abs(time.time() - int(stamp)) > CLAIM_REQUEST_LIFE
+    ):
         return refused
     try:
+        from airflow.sdk import BaseHook
+
+        if BaseHook.get_connection(conn_id).conn_type != "signalwire":
+            return refused  # only a SignalWire connection's token signs claims
         token = read_settings(conn_id).api_token
     except Exception:
         return refused

@@ -321,3 +321,21 @@ def test_of_concurrent_claimers_in_separate_processes_exactly_one_wins(airflow_d
     tokens = [json.loads(process.communicate(timeout=120)[0].strip().splitlines()[-1]) for process in processes]
 
     assert sum(1 for token in tokens if token) == 1, tokens
+
+
+def test_a_record_that_is_no_marker_counts_as_expired_and_a_failed_sweep_keeps_the_claim(airflow_db, monkeypatch):
+    from airflow_provider_signalwire import compat
+
+    markers = markers_of(owner())
+    assert compat.swap_variable(markers.key("odd"), None, '{"expires": "n/a"}')
+    assert compat.swap_variable(markers.key("junk"), None, "not json")
+
+    assert markers.claim("odd") and markers.claim("junk"), "what is not a live record is free"
+
+    def failing_sweep(prefix: str) -> int:
+        raise RuntimeError("the database went away for a moment")
+
+    monkeypatch.setattr(markers._store, "sweep", failing_sweep)
+    monkeypatch.setattr(SharedMarkers, "SWEEP_EVERY", 1)
+    assert markers.claim("taken despite the sweep")
+    assert markers.claim("taken despite the sweep") is None

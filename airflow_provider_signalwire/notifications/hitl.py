@@ -193,12 +193,14 @@ class SignalWireHITLNotifier(SignalWireNotifier):
 
     def _code_for(self, markers: SharedMarkers, request: dict[str, Any]) -> str:
         """The request's code: the one already given to it, else a new one no live request holds."""
-        from airflow_provider_signalwire.hitl import code_marker, new_code, request_marker
+        from airflow_provider_signalwire.hitl import code_marker, code_sealer, new_code, request_marker
+        from airflow_provider_signalwire.hooks.base import read_settings
 
+        sealer = code_sealer(read_settings(self.signalwire_conn_id).api_token)
         name = request_marker(request["ti_id"])
         kept = markers.get(name)
         if kept:
-            return str(kept["code"])
+            return sealer.decrypt(str(kept["sealed_code"]).encode()).decode()
         # A code counts only as long as its request can use it.
         ttl = max(60.0, float(request["expires_at"]) - time.time())
         for _ in range(CODE_ATTEMPTS):
@@ -206,9 +208,11 @@ class SignalWireHITLNotifier(SignalWireNotifier):
             token = markers.claim(code_marker(code), request, ttl=ttl)
             if token is None:
                 continue  # another live request holds this code
-            if markers.claim(name, {"code": code}, ttl=ttl) is None:  # a concurrent call gave the request its code
+            # The request's marker keeps its code sealed: whoever may read Variables must not read codes.
+            sealed = sealer.encrypt(code.encode()).decode()
+            if markers.claim(name, {"sealed_code": sealed}, ttl=ttl) is None:  # a concurrent call gave it its code
                 markers.release(code_marker(code), token)
-                return str((markers.get(name) or {})["code"])
+                return sealer.decrypt(str((markers.get(name) or {})["sealed_code"]).encode()).decode()
             return code
         raise RuntimeError(f"no free {self.code_digits}-digit code after {CODE_ATTEMPTS} draws; give more code_digits")
 

@@ -43,7 +43,7 @@ def _locked_out_text() -> str:
 
 
 #: Seconds a redelivery waits for the answer of the same reply being handled at that moment.
-EARLIER_ANSWER_WAIT = 10.0
+EARLIER_ANSWER_WAIT = 25.0
 
 
 def reply_to_sms(conn_id: str, fields: Mapping[str, Any]) -> str | None:
@@ -130,7 +130,11 @@ def _answer(conn_id: str, user: Any, answer: str, code: str) -> str | None:
     attempt = take_attempt(attempts, user.phone)
     if attempt is None:
         return _refuse(conn_id, who, "too many wrong codes lately", None, _locked_out_text())
-    request = request_markers(conn_id).get(code_marker(code))
+    try:
+        request = request_markers(conn_id).get(code_marker(code))
+    except BaseException:
+        forgive_attempt(attempts, attempt)  # not read: a redelivery of this reply will try again
+        raise
     wrong: tuple[str, Mapping[str, Any] | None, str] | None = None
     if request is None or float(request.get("expires_at", 0)) < time.time():
         wrong = ("no live request has the code given", None, UNKNOWN_CODE)

@@ -246,6 +246,11 @@ def test_a_signed_sms_reply_approves_the_request_and_every_bad_reply_changes_not
         assert "SignalWire HITL reply via 'signalwire_default' from user alice accepted" in logs
         assert logs.count("refused") >= 4
         assert f" {code}" not in logs and SIGNING_KEY not in logs
+        import sqlite3
+
+        with sqlite3.connect(home / "airflow.db") as database:
+            stored = " ".join(value for (value,) in database.execute("SELECT val FROM variable"))
+        assert code not in stored and not any(c in stored for c in mapped_codes(BOB)), "codes are sealed"
     finally:
         for process, _ in processes.values():
             _stop(process)

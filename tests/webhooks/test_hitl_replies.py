@@ -160,3 +160,21 @@ def test_wrong_codes_are_kept_in_the_metadata_database_by_digest(conn_id):
         stored = {row.key: row.val for row in rows}
     assert len(stored) == 2, "a slot of the number's budget and one of the connection's"
     assert ALICE not in json.dumps(stored) and wrong(1) not in json.dumps(stored)
+
+
+def test_a_reply_whose_handling_failed_gives_its_slots_back_for_the_redelivery(conn_id, monkeypatch):
+    live_code(conn_id, RIGHT, ["alice"])
+    typo = sms(ALICE, f"approve {wrong(0)}")
+    real = hitl.request_markers
+
+    def unreachable(conn):
+        raise RuntimeError("the metadata database is out of reach")
+
+    monkeypatch.setattr(hitl, "request_markers", unreachable)
+    with pytest.raises(RuntimeError):
+        reply_to_sms(conn_id, typo)
+    monkeypatch.setattr(hitl, "request_markers", real)
+
+    assert reply_to_sms(conn_id, dict(typo)) == UNKNOWN_CODE
+    attempts = hitl.attempt_markers(conn_id)
+    assert attempts.live_slots(f"wrong:{hitl_digest(ALICE)}", hitl.WRONG_CODE_LIMIT) == 1, "counted once"

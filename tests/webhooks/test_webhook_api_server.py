@@ -81,6 +81,8 @@ def api_server(tmp_path_factory) -> Iterator[ApiServer]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         "AIRFLOW__API__BASE_URL": "",
         f"AIRFLOW_CONN_{CONN_ID.upper()}": connection_json(webhook_base_url=PUBLIC_BASE_URL),
+        # Not a SignalWire connection: its (weak) password must not sign claims.
+        "AIRFLOW_CONN_METADATA_DB": "postgres://postgres:airflow@postgres:5432/airflow",
     }
     assert _plugin_entry_point_installed(), "reinstall the package (pip install -e .): its plugin is an entry point"
     # Started outside the source tree, as Airflow is (see test_airflow_loads_the_plugin_once_...).
@@ -314,3 +316,11 @@ def test_the_claim_route_refuses_unsigned_stale_and_foreign_requests(api_server,
     assert post(mine, stamp=time.time() - 3600).status_code == 403, "an hour old"
     assert post({"op": "read", "key": "some_other_variable"}).status_code == 403, "not a marker of this connection"
     assert post({"op": "read", "key": claim_prefix("another_conn") + "x"}).status_code == 403
+    long_stamp = {"X-SignalWire-Claim-Time": "9" * 400, "X-SignalWire-Claim-Signature": "00"}
+    assert requests.post(url, json=mine, headers=long_stamp, timeout=30).status_code == 403, "not a 500"
+    foreign = f"{api_server.url}/signalwire/claims/metadata_db"
+    data = json.dumps({"op": "swap", "key": claim_prefix("metadata_db") + "x", "new": "y" * 1000}).encode()
+    when = str(int(time.time()))
+    signed = {"X-SignalWire-Claim-Time": when}
+    signed["X-SignalWire-Claim-Signature"] = sign_claim_request("airflow", when, "metadata_db", data)
+    assert requests.post(foreign, data=data, headers=signed, timeout=30).status_code == 403, "only SignalWire's"
