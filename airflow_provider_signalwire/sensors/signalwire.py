@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -80,6 +81,7 @@ class _SignalWireNewItemsSensor(ResultsWithoutSecrets, BaseSensorOperator):
         self.max_consecutive_failures = check_positive_int("max_consecutive_failures", max_consecutive_failures)
         self.deferrable = deferrable
         self._state: PokeState | None = None
+        self._clock_checked = False
 
     @cached_property
     def hook(self) -> SignalWireHook:
@@ -113,7 +115,7 @@ class _SignalWireNewItemsSensor(ResultsWithoutSecrets, BaseSensorOperator):
         state = self._poke_state(context, since)
         failures = FailureCounter(self.max_consecutive_failures, self.log, f"poll of new {self.resource}")
         failures.count = state.failures
-        polled_at = datetime.now(UTC)
+        started = time.time()
         try:
             listed = self.hook.list(query.spec, **query.poll_arguments(state.cursor))
             seen = query.select(listed, state.cursor)
@@ -121,15 +123,28 @@ class _SignalWireNewItemsSensor(ResultsWithoutSecrets, BaseSensorOperator):
             failures.failed(error)  # raises when it should end the wait
             state.save(failures=failures.count)
             return PokeReturnValue(is_done=False)
+        polled_at = self._signalwire_time(started)
         items = matching_items(seen, self.limit)
         if items:
             self.log.info("Found %d new SignalWire %s since %s", len(items), self.resource, since.isoformat())
             state.forget()
             return PokeReturnValue(is_done=True, xcom_value=items)
-        # The next poke reads only what is new after what this one saw.
-        state.save(cursor=state.cursor.after(seen, query.lookback).polled(polled_at, query.lookback), failures=0)
+        # The next poke reads only what is new after what this one saw, up to SignalWire's time when it started
+        # (from its answer's Date header: the local clock may be minutes off); without a Date, the items' dates.
+        cursor = state.cursor.after(seen, query.lookback)
+        state.save(cursor=cursor if polled_at is None else cursor.polled(polled_at, query.lookback), failures=0)
         self.log.info("No new SignalWire %s since %s yet", self.resource, since.isoformat())
         return PokeReturnValue(is_done=False)
+
+    def _signalwire_time(self, local: float) -> datetime | None:
+        """SignalWire's time when the local clock read ``local``; warns once when the two clocks differ."""
+        clock = self.hook.server_clock
+        if not self._clock_checked and clock.reading is not None:
+            self._clock_checked = True
+            warning = clock.skew_warning()
+            if warning:
+                self.log.warning("%s", warning)
+        return clock.to_server(local)
 
     def _poke_state(self, context: Context, since: datetime) -> PokeState:
         from airflow_provider_signalwire.sensors.poke_state import PokeState
