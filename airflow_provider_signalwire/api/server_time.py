@@ -78,6 +78,18 @@ class ServerClock:
         )
 
 
+def onto_signalwire_clock(moment: datetime, clock: ServerClock) -> datetime:
+    """
+    A moment read on this machine's clock (a run's start), on SignalWire's: earlier by how far this clock is ahead,
+    when that is more than :data:`SKEW_WARNING`, at the start of its second (SignalWire's dates have whole seconds).
+    Never later: a clock behind SignalWire's misses nothing.
+    """
+    reading = clock.reading
+    if reading is None or reading.offset <= SKEW_WARNING.total_seconds():
+        return moment
+    return (moment - timedelta(seconds=reading.offset)).replace(microsecond=0)
+
+
 _CLOCKS: dict[str, ServerClock] = {}
 _CLOCKS_LOCK = threading.Lock()
 

@@ -31,6 +31,7 @@ from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWir
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from airflow_provider_signalwire.api.server_time import ServerClock
     from airflow_provider_signalwire.api.watching import Cursor, NewItemsQuery, SeenItem
     from airflow_provider_signalwire.hooks.asynchronous import SignalWireAsyncHook
     from airflow_provider_signalwire.triggers.cursor_store import CursorStore
@@ -110,6 +111,8 @@ class Watch:
         #: stored after that; otherwise as soon as the triggerer took each event.
         self.acknowledged = False
         self.saved_at = time.monotonic()
+        #: Whether the cursor's floor was read on this machine's clock (a run's start), to move onto SignalWire's.
+        self.floor_on_local_clock = False
 
     def take(self, poll: Poll) -> list[SeenItem]:
         """The items of ``poll`` new to this watcher, oldest first; they count as seen from now on."""
@@ -117,6 +120,18 @@ class Watch:
         self.cursor = self.cursor.after(seen, self.query.lookback)
         self.current = poll.number
         return seen
+
+    def onto_signalwire_clock(self, clock: ServerClock) -> None:
+        """Once SignalWire's time is known, a floor read on a clock ahead of it moves back onto SignalWire's."""
+        if not self.floor_on_local_clock or clock.reading is None:
+            return
+        from airflow_provider_signalwire.api.server_time import onto_signalwire_clock
+        from airflow_provider_signalwire.api.watching import Cursor
+
+        self.floor_on_local_clock = False
+        start = onto_signalwire_clock(self.cursor.floor, clock)
+        if start < self.cursor.floor:
+            self.cursor = Cursor(start, start, self.cursor.fired)
 
     def handed(self, item: SeenItem) -> None:
         """``item`` was dealt with: its event (if it matched) was taken by the triggerer."""
@@ -222,6 +237,7 @@ class PollGroup:
             for watch in self.watches:  # what is older than this poll was listed: the next one reads less far back
                 if polled_at is not None:  # without a Date header, the cursor follows the items' dates alone
                     watch.cursor = watch.cursor.polled(polled_at, watch.query.lookback)
+                watch.onto_signalwire_clock(clock)
             await self.wait(interval)
 
 

@@ -101,7 +101,7 @@ def test_an_event_trigger_sees_every_message_once_whatever_the_clocks(skew, with
             injected += [await asyncio.to_thread(_inject, emulator, f"wave {wave} #{i}") for i in range(5)]
             await asyncio.sleep(0.3)
         with contextlib.suppress(AssertionError):  # counted below
-            await driver.wait_events(len(injected), timeout=5)
+            await driver.wait_events(len(injected), timeout=10)
         await asyncio.sleep(0.3)  # several more polls: nothing else comes
         return injected, await driver.stop()
 
@@ -121,7 +121,7 @@ def test_a_poking_sensor_sees_every_message_once_whatever_the_clocks(skew, signa
     since = _signalwire_now(emulator).replace(microsecond=0) - timedelta(seconds=60)  # the run's interval start
     earlier = _inject(emulator, "before since", since - timedelta(seconds=5))
     sensor = SignalWireNewMessageSensor(
-        task_id="wait_for_sms", to=SUPPORT_NUMBER, since=since.isoformat(), poke_interval=0.05, timeout=6
+        task_id="wait_for_sms", to=SUPPORT_NUMBER, since=since.isoformat(), poke_interval=0.05, timeout=20
     )
     outcome: dict[str, object] = {}
 
@@ -135,7 +135,7 @@ def test_a_poking_sensor_sees_every_message_once_whatever_the_clocks(skew, signa
     thread.start()
     wait_for(lambda: emulator.count_requests("GET", LIST) >= 4)  # several empty pokes
     injected = [_inject(emulator, f"report #{i}") for i in range(5)]
-    thread.join(10)
+    thread.join(30)
 
     seen = [item["sid"] for item in outcome.get("items") or []]
     warnings = _warnings(capfd, caplog)
@@ -163,11 +163,56 @@ def test_a_deferred_sensor_sees_every_message_once_whatever_the_clocks(skew, sig
         await asyncio.to_thread(wait_for, lambda: emulator.count_requests("GET", LIST) >= 4)
         injected = [await asyncio.to_thread(_inject, emulator, f"report #{i}") for i in range(5)]
         with contextlib.suppress(TimeoutError):  # counted below
-            await driver.wait_done(timeout=5)
+            await driver.wait_done(timeout=10)
         return injected, await driver.stop()
 
     injected, events = run_async(scenario())
     items = sensor.execute_complete({}, events[0]) if events else []
     seen = [item["sid"] for item in items]
     print(f"skew {skew:+.0f} s: {len(seen)} of {len(injected)} seen")
+    assert earlier not in seen and sorted(seen) == sorted(injected)
+
+
+@pytest.mark.parametrize("skew", SKEWS)
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferred"])
+def test_a_manual_runs_sensor_waits_from_its_start_on_signalwire_s_clock(skew, deferrable, signalwire_conn):
+    """No ``since``: a manual run's start (read on Airflow's clock) never starts the wait in SignalWire's future."""
+    emulator = signalwire_conn
+    earlier = _inject(emulator, "long before the run", _signalwire_now(emulator) - timedelta(minutes=10))
+    triggered = datetime.now(UTC)  # the run's logical date and zero-length interval, on this machine's clock
+    context = {"logical_date": triggered, "data_interval_start": triggered}
+    sensor = SignalWireNewMessageSensor(
+        task_id="wait_for_sms", to=SUPPORT_NUMBER, poke_interval=0.05, timeout=20, deferrable=deferrable
+    )
+    outcome: dict[str, object] = {}
+
+    def poke():
+        try:
+            outcome["items"] = sensor.execute(context)
+        except BaseException as error:
+            outcome["error"] = error
+
+    async def deferred(trigger):
+        driver = TriggerDriver(trigger)
+        await asyncio.to_thread(wait_for, lambda: emulator.count_requests("GET", LIST) >= 3)
+        injected = [await asyncio.to_thread(_inject, emulator, f"reply #{i}") for i in range(3)]
+        with contextlib.suppress(TimeoutError):  # counted below
+            await driver.wait_done(timeout=10)
+        return injected, await driver.stop()
+
+    if deferrable:
+        with pytest.raises(TaskDeferred) as deferral:
+            sensor.execute(context)
+        injected, events = run_async(deferred(rebuild(deferral.value.trigger)))
+        outcome["items"] = sensor.execute_complete({}, events[0]) if events else []
+    else:
+        thread = threading.Thread(target=poke, daemon=True)
+        thread.start()
+        wait_for(lambda: emulator.count_requests("GET", LIST) >= 3)
+        injected = [_inject(emulator, f"reply #{i}") for i in range(3)]
+        thread.join(30)
+
+    seen = [item["sid"] for item in outcome.get("items") or []]
+    print(f"skew {skew:+.0f} s: {len(seen)} of {len(injected)} seen; {outcome.get('error')!r}")
+    assert "error" not in outcome, outcome
     assert earlier not in seen and sorted(seen) == sorted(injected)
