@@ -29,8 +29,8 @@ STATUS_LOOKBACK = timedelta(hours=1)
 POLL_PAGE_SIZE = 20
 #: The page sizes of a shared poll, which follows what the last poll found: small while quiet, larger in a burst.
 SHARED_POLL_PAGE_SIZES = (2, 200)
-#: How far behind the poll's own clock a cursor may move when nothing newer was listed: SignalWire's clock may lag
-#: ours by this much (plus ``lookback``) without an item being missed.
+#: How far behind SignalWire's time at a poll (its answer's ``Date``) a cursor may move when nothing newer was listed:
+#: an item may show in a list this long after its date (plus ``lookback``) without being missed.
 CLOCK_MARGIN = timedelta(minutes=1)
 WATCHABLE = ("messages", "calls")
 
@@ -84,8 +84,9 @@ class Cursor(NamedTuple):
 
     def polled(self, at: datetime, lookback: timedelta) -> Cursor:
         """
-        The cursor after a poll started ``at`` (our clock): what is older than ``at`` less :data:`CLOCK_MARGIN` has
-        been listed, so the next poll need not read further back than its look-back from there.
+        The cursor after a poll started ``at``, in SignalWire's time (from its answer's ``Date`` header, never the
+        local clock, which may be minutes off): what is older than ``at`` less :data:`CLOCK_MARGIN` has been
+        listed, so the next poll need not read further back than its look-back from there.
         """
         moment = at - CLOCK_MARGIN
         if moment <= self.date:

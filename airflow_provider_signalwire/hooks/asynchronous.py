@@ -19,6 +19,7 @@ from airflow_provider_signalwire.api.connection import ConnectionSettings
 from airflow_provider_signalwire.api.errors import read_answer, transport_error
 from airflow_provider_signalwire.api.paging import Listing
 from airflow_provider_signalwire.api.retries import done_by_an_earlier_attempt
+from airflow_provider_signalwire.api.server_time import ServerClock, server_clock
 from airflow_provider_signalwire.exceptions import SignalWireApiError
 from airflow_provider_signalwire.hooks.base import SignalWireHookBase, aread_settings
 from airflow_provider_signalwire.hooks.shared_clients import POOL_SIZE, close_shared_clients, loop_clients
@@ -61,6 +62,10 @@ class SignalWireAsyncHook(SignalWireHookBase):
             self._settings = settings
         return self._settings
 
+    async def get_server_clock(self) -> ServerClock:
+        """SignalWire's time, from the ``Date`` header of the Space's answers (to this hook and every other)."""
+        return server_clock((await self.get_settings()).base_url)
+
     async def _send_once(self, request: ApiRequest) -> Any:
         import httpx
 
@@ -98,6 +103,7 @@ class SignalWireAsyncHook(SignalWireHookBase):
         finally:
             await clients.give_back(client)
         headers = response.headers
+        server_clock(settings.base_url).record(headers.get("Date"))
         return read_answer(
             request, response.status_code, headers.get("Content-Type", ""), response.content, headers.get("Retry-After")
         )

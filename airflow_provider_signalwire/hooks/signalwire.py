@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from airflow_provider_signalwire.api.request import ApiRequest
     from airflow_provider_signalwire.api.resource import Defaults, Resource
     from airflow_provider_signalwire.api.retries import RetryPolicy
+    from airflow_provider_signalwire.api.server_time import ServerClock
 
 
 class SignalWireHook(SignalWireHookBase, BaseHook):
@@ -76,6 +77,13 @@ class SignalWireHook(SignalWireHookBase, BaseHook):
     def get_conn(self) -> requests.Session:
         return self.session
 
+    @property
+    def server_clock(self) -> ServerClock:
+        """SignalWire's time, from the ``Date`` header of the Space's answers (to this hook and every other)."""
+        from airflow_provider_signalwire.api.server_time import server_clock
+
+        return server_clock(self.settings.base_url)
+
     # Transport ------------------------------------------------------------------------------------
 
     def _send_once(self, request: ApiRequest) -> Any:
@@ -97,6 +105,7 @@ class SignalWireHook(SignalWireHookBase, BaseHook):
         except requests.RequestException as error:
             raise transport_error(request, error, sent=_was_sent(error)) from None
         headers = response.headers
+        self.server_clock.record(headers.get("Date"))
         return read_answer(
             request, response.status_code, headers.get("Content-Type", ""), response.content, headers.get("Retry-After")
         )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,7 +20,7 @@ from airflow_provider_signalwire.operators.base import ResultsWithoutSecrets
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_signalwire.api.watching import NewItemsQuery
+    from airflow_provider_signalwire.api.watching import Cursor, NewItemsQuery
     from airflow_provider_signalwire.hooks.signalwire import SignalWireHook
     from airflow_provider_signalwire.sensors.poke_state import PokeState
 
@@ -80,6 +81,7 @@ class _SignalWireNewItemsSensor(ResultsWithoutSecrets, BaseSensorOperator):
         self.max_consecutive_failures = check_positive_int("max_consecutive_failures", max_consecutive_failures)
         self.deferrable = deferrable
         self._state: PokeState | None = None
+        self._clock_checked = False
 
     @cached_property
     def hook(self) -> SignalWireHook:
@@ -113,7 +115,7 @@ class _SignalWireNewItemsSensor(ResultsWithoutSecrets, BaseSensorOperator):
         state = self._poke_state(context, since)
         failures = FailureCounter(self.max_consecutive_failures, self.log, f"poll of new {self.resource}")
         failures.count = state.failures
-        polled_at = datetime.now(UTC)
+        started = time.time()
         try:
             listed = self.hook.list(query.spec, **query.poll_arguments(state.cursor))
             seen = query.select(listed, state.cursor)
@@ -121,15 +123,48 @@ class _SignalWireNewItemsSensor(ResultsWithoutSecrets, BaseSensorOperator):
             failures.failed(error)  # raises when it should end the wait
             state.save(failures=failures.count)
             return PokeReturnValue(is_done=False)
+        polled_at = self._signalwire_time(started)
         items = matching_items(seen, self.limit)
         if items:
             self.log.info("Found %d new SignalWire %s since %s", len(items), self.resource, since.isoformat())
             state.forget()
             return PokeReturnValue(is_done=True, xcom_value=items)
-        # The next poke reads only what is new after what this one saw.
-        state.save(cursor=state.cursor.after(seen, query.lookback).polled(polled_at, query.lookback), failures=0)
+        # The next poke reads only what is new after what this one saw, up to SignalWire's time when it started
+        # (from its answer's Date header: the local clock may be minutes off); without a Date, the items' dates.
+        cursor = state.cursor.after(seen, query.lookback)
+        cursor = cursor if polled_at is None else cursor.polled(polled_at, query.lookback)
+        if self.since in (None, "") and cursor.floor == since:
+            cursor = self._run_start_on_signalwire_clock(since, cursor)
+        state.save(cursor=cursor, failures=0)
         self.log.info("No new SignalWire %s since %s yet", self.resource, since.isoformat())
         return PokeReturnValue(is_done=False)
+
+    def _signalwire_time(self, local: float) -> datetime | None:
+        """SignalWire's time when the local clock read ``local``; warns once when the two clocks differ."""
+        clock = self.hook.server_clock
+        if not self._clock_checked and clock.reading is not None:
+            self._clock_checked = True
+            warning = clock.skew_warning()
+            if warning:
+                self.log.warning("%s", warning)
+        return clock.to_server(local)
+
+    def _run_start_on_signalwire_clock(self, since: datetime, cursor: Cursor) -> Cursor:
+        """
+        The run's start (read on Airflow's clock) moved onto SignalWire's once its first answer told the difference:
+        a manual run started with this machine's clock ahead must not wait from SignalWire's future. The next poke
+        reads from there.
+        """
+        from airflow_provider_signalwire.api.server_time import onto_signalwire_clock
+        from airflow_provider_signalwire.api.watching import Cursor
+
+        start = onto_signalwire_clock(since, self.hook.server_clock)
+        if start >= since:
+            return cursor
+        self.log.info(
+            "The run started at %s on this machine's clock, %s on SignalWire's: waiting from there", since, start
+        )
+        return Cursor(start, start, cursor.fired)
 
     def _poke_state(self, context: Context, since: datetime) -> PokeState:
         from airflow_provider_signalwire.sensors.poke_state import PokeState
@@ -151,6 +186,7 @@ class _SignalWireNewItemsSensor(ResultsWithoutSecrets, BaseSensorOperator):
                 signalwire_conn_id=self.signalwire_conn_id,
                 **query.to_kwargs(),
                 limit=self.limit,
+                since_on_local_clock=self.since in (None, ""),
                 poll_interval=self.poke_interval,
                 max_consecutive_failures=self.max_consecutive_failures,
             ),
@@ -179,7 +215,8 @@ class SignalWireNewMessageSensor(_SignalWireNewItemsSensor):
     :param signalwire_conn_id: the SignalWire connection.
     :param since: messages dated at or after this moment count (templated; an aware datetime, a date or
         an ISO 8601 string). Default: the run's ``data_interval_start``; for a run without one (manual,
-        asset-triggered), its logical date, else when it was due (``run_after``), else its start.
+        asset-triggered), its logical date, else when it was due (``run_after``), else its start; moved back by how
+        far this machine's clock is ahead of SignalWire's (more than 30 s).
     :param to: only messages to this number (templated).
     :param from_: only messages from this number (templated).
     :param status: only messages with this status (templated), e.g. ``"received"``.
@@ -215,7 +252,8 @@ class SignalWireNewCallSensor(_SignalWireNewItemsSensor):
     :param signalwire_conn_id: the SignalWire connection.
     :param since: calls started at or after this moment count (templated; an aware datetime, a date or
         an ISO 8601 string). Default: the run's ``data_interval_start``; for a run without one (manual,
-        asset-triggered), its logical date, else when it was due (``run_after``), else its start.
+        asset-triggered), its logical date, else when it was due (``run_after``), else its start; moved back by how
+        far this machine's clock is ahead of SignalWire's (more than 30 s).
     :param to: only calls to this number or address (templated).
     :param from_: only calls from this number or address (templated).
     :param status: only calls with this status (templated), e.g. ``"completed"``.

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -51,7 +52,7 @@ from airflow_provider_signalwire.api.watching import Cursor, NewItemsQuery, Seen
 from airflow_provider_signalwire.exceptions import SignalWireApiError
 from airflow_provider_signalwire.triggers.cursor_store import CursorStore
 from airflow_provider_signalwire.triggers.event_cursor import CURSOR_FIELD, cursor_mark
-from airflow_provider_signalwire.triggers.shared_poll import Watch, poll_hook
+from airflow_provider_signalwire.triggers.shared_poll import Watch, poll_hook, signalwire_time
 from airflow_provider_signalwire.triggers.watcher import SignalWireWatcherTrigger
 
 if TYPE_CHECKING:
@@ -146,13 +147,18 @@ class _SignalWireNewItemsEventTrigger(SignalWireWatcherTrigger):
         return f"signalwire.{self.resource}.cursor.{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
     async def _watch(self) -> Watch:
+        started = time.time()  # the present, when the trigger started, before any connection or store is read
         store = CursorStore(getattr(self, "asset_state_store", None), self.cursor_key)
         self._hook = poll_hook(self.signalwire_conn_id)
         return Watch(
-            self.query, await self._start(store), self.poll_interval, self.max_consecutive_failures, store=store
+            self.query,
+            await self._start(store, started),
+            self.poll_interval,
+            self.max_consecutive_failures,
+            store=store,
         )
 
-    async def _start(self, store: CursorStore) -> Cursor:
+    async def _start(self, store: CursorStore, started: float) -> Cursor:
         if store.available:
             cursor = await store.load()
             if cursor is not None:
@@ -163,12 +169,20 @@ class _SignalWireNewItemsEventTrigger(SignalWireWatcherTrigger):
             why = "no cursor in the asset state store yet"
         else:
             why = "this Airflow gives the trigger no asset state store (Airflow 3.3+ does)"
-        # SignalWire dates have whole seconds: start at the current second so that nothing in it is lost.
-        cursor = Cursor.starting(datetime.now(UTC).replace(microsecond=0))
+        # The present as SignalWire's clock tells it (the local one may be minutes off). Its dates have whole
+        # seconds: start at the current second so that nothing in it is lost.
+        now = await signalwire_time(
+            self._hook, started, self.query, self.poll_interval, self.max_consecutive_failures, self.log
+        )
+        whose = "SignalWire's time"
+        if now is None:
+            now, whose = datetime.fromtimestamp(started, UTC), "the local clock's: SignalWire's answer had no Date"
+        cursor = Cursor.starting(now.replace(microsecond=0))
         self.log.warning(
-            "Watching new SignalWire %s from the present (%s): %s.%s",
+            "Watching new SignalWire %s from the present (%s, %s): %s.%s",
             self.resource,
             cursor.date.isoformat(),
+            whose,
             why,
             "" if store.available else " Items that arrive while the trigger is not running will not be seen.",
         )

@@ -56,6 +56,8 @@ class SignalWireNewItemsTrigger(SignalWireWatcherTrigger):
     :param body_contains: messages only: only messages whose body contains this text (case-insensitive).
     :param lookback: seconds behind the newest item seen to keep looking for late items (``None``: the default).
     :param limit: at most this many items in the event.
+    :param since_on_local_clock: ``since`` was read on this machine's clock (a run's start): moved onto SignalWire's
+        once its first answer tells how far this clock is ahead.
     :param poll_interval: seconds between two polls.
     :param max_consecutive_failures: failed polls in a row (no answer, 429, 5xx) after which it gives up.
     """
@@ -73,6 +75,7 @@ class SignalWireNewItemsTrigger(SignalWireWatcherTrigger):
         body_contains: str | None = None,
         lookback: float | None = None,
         limit: int = DEFAULT_LIMIT,
+        since_on_local_clock: bool = False,
         poll_interval: float = 60.0,
         max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
     ) -> None:
@@ -81,6 +84,7 @@ class SignalWireNewItemsTrigger(SignalWireWatcherTrigger):
         self.since = to_utc_datetime("since", since)
         self.signalwire_conn_id = signalwire_conn_id
         self.limit = check_positive_int("limit", limit)
+        self.since_on_local_clock = bool(since_on_local_clock)
         self.poll_interval = check_poll_interval(poll_interval)
         self.max_consecutive_failures = check_positive_int("max_consecutive_failures", max_consecutive_failures)
 
@@ -93,13 +97,16 @@ class SignalWireNewItemsTrigger(SignalWireWatcherTrigger):
                 "signalwire_conn_id": self.signalwire_conn_id,
                 **self.query.to_kwargs(),
                 "limit": self.limit,
+                "since_on_local_clock": self.since_on_local_clock,
                 "poll_interval": self.poll_interval,
                 "max_consecutive_failures": self.max_consecutive_failures,
             },
         )
 
     async def _watch(self) -> Watch:
-        return Watch(self.query, Cursor.starting(self.since), self.poll_interval, self.max_consecutive_failures)
+        watch = Watch(self.query, Cursor.starting(self.since), self.poll_interval, self.max_consecutive_failures)
+        watch.floor_on_local_clock = self.since_on_local_clock
+        return watch
 
     async def _events(self, watch: Watch, seen: list[SeenItem]) -> AsyncIterator[TriggerEvent]:
         items = matching_items(seen, self.limit)

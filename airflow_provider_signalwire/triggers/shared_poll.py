@@ -19,8 +19,8 @@ import contextlib
 import logging
 import random
 import time
+import weakref
 from collections.abc import AsyncIterator, Hashable, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_provider_signalwire.api.polling import FailureCounter, wait_after_failure
@@ -29,6 +29,9 @@ from airflow_provider_signalwire.compat import SharedStreamProducer
 from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireConnectionError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from airflow_provider_signalwire.api.server_time import ServerClock
     from airflow_provider_signalwire.api.watching import Cursor, NewItemsQuery, SeenItem
     from airflow_provider_signalwire.hooks.asynchronous import SignalWireAsyncHook
     from airflow_provider_signalwire.triggers.cursor_store import CursorStore
@@ -44,6 +47,37 @@ def poll_hook(signalwire_conn_id: str) -> SignalWireAsyncHook:
     from airflow_provider_signalwire.hooks.asynchronous import SignalWireAsyncHook
 
     return SignalWireAsyncHook(signalwire_conn_id, retry_policy=POLL_RETRY_POLICY)
+
+
+_TIME_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Lock]] = weakref.WeakKeyDictionary()
+
+
+async def signalwire_time(
+    hook: SignalWireAsyncHook,
+    local: float,
+    query: NewItemsQuery,
+    poll_interval: float,
+    max_consecutive_failures: int,
+    log: Any,
+) -> datetime | None:
+    """
+    SignalWire's time when the local clock read ``local`` (epoch seconds): from the ``Date`` header of a recent
+    answer of the Space, else of one small list request (retried as a poll is). ``None`` when its answers carry no
+    ``Date``. Watchers starting at once ask once.
+    """
+    clock = await hook.get_server_clock()
+    locks = _TIME_LOCKS.setdefault(asyncio.get_running_loop(), {})
+    async with locks.setdefault(id(clock), asyncio.Lock()):
+        failures = FailureCounter(max_consecutive_failures, log, "read of SignalWire's time")
+        while not clock.is_fresh():
+            try:
+                [item async for item in hook.list(query.spec, page_size=1, limit=1)]
+            except (SignalWireApiError, SignalWireConnectionError) as error:
+                failures.failed(error)  # raises when the watcher should fail
+                await asyncio.sleep(wait_after_failure(error, poll_interval))
+                continue
+            break
+    return clock.to_server(local)
 
 
 def group_key(signalwire_conn_id: str, query: NewItemsQuery) -> tuple[str, ...]:
@@ -77,6 +111,8 @@ class Watch:
         #: stored after that; otherwise as soon as the triggerer took each event.
         self.acknowledged = False
         self.saved_at = time.monotonic()
+        #: Whether the cursor's floor was read on this machine's clock (a run's start), to move onto SignalWire's.
+        self.floor_on_local_clock = False
 
     def take(self, poll: Poll) -> list[SeenItem]:
         """The items of ``poll`` new to this watcher, oldest first; they count as seen from now on."""
@@ -84,6 +120,18 @@ class Watch:
         self.cursor = self.cursor.after(seen, self.query.lookback)
         self.current = poll.number
         return seen
+
+    def onto_signalwire_clock(self, clock: ServerClock) -> None:
+        """Once SignalWire's time is known, a floor read on a clock ahead of it moves back onto SignalWire's."""
+        if not self.floor_on_local_clock or clock.reading is None:
+            return
+        from airflow_provider_signalwire.api.server_time import onto_signalwire_clock
+        from airflow_provider_signalwire.api.watching import Cursor
+
+        self.floor_on_local_clock = False
+        start = onto_signalwire_clock(self.cursor.floor, clock)
+        if start < self.cursor.floor:
+            self.cursor = Cursor(start, start, self.cursor.fired)
 
     def handed(self, item: SeenItem) -> None:
         """``item`` was dealt with: its event (if it matched) was taken by the triggerer."""
@@ -146,6 +194,7 @@ class PollGroup:
         number = 0
         page_size = SHARED_POLL_PAGE_SIZES[1]  # the first poll may find a backlog
         failures: FailureCounter | None = None
+        clock_checked = False  # the clocks are compared once per poll loop, at its first answer
         while not self.watches:
             await self.wait(3600)
         # A triggerer starts its watchers at once: spread their first polls over an interval, not in one burst.
@@ -158,7 +207,7 @@ class PollGroup:
                 failures = FailureCounter(first.max_consecutive_failures, log, f"poll of new {first.query.resource}")
             interval = min(w.poll_interval for w in self.watches)
             start = min(w.cursor.window_start(w.query.lookback) for w in self.watches)
-            polled_at = datetime.now(UTC)
+            started = time.time()
             try:
                 arguments = first.query.poll_arguments_from(start, page_size)
                 listed = [item async for item in hook.list(first.query.spec, **arguments)]
@@ -167,6 +216,14 @@ class PollGroup:
                 await asyncio.sleep(wait_after_failure(error, interval))
                 continue
             failures.succeeded()
+            # SignalWire's time when the poll started, from its answer's Date header: the local clock may be off.
+            clock = await hook.get_server_clock()
+            polled_at = clock.to_server(started)
+            if not clock_checked and clock.reading is not None:
+                clock_checked = True
+                warning = clock.skew_warning()
+                if warning:
+                    log.warning("%s", warning)
             smallest, largest = SHARED_POLL_PAGE_SIZES
             # The next poll's page holds what this one found twice over: one small page while quiet.
             page_size = min(largest, max(smallest, 2 * len(listed)))
@@ -178,7 +235,9 @@ class PollGroup:
                 number += 1
                 yield Poll(number, fresh)
             for watch in self.watches:  # what is older than this poll was listed: the next one reads less far back
-                watch.cursor = watch.cursor.polled(polled_at, watch.query.lookback)
+                if polled_at is not None:  # without a Date header, the cursor follows the items' dates alone
+                    watch.cursor = watch.cursor.polled(polled_at, watch.query.lookback)
+                watch.onto_signalwire_clock(clock)
             await self.wait(interval)
 
 

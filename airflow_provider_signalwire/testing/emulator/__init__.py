@@ -30,7 +30,9 @@ With ``message_rate`` (``--message-rate``) each sender sends that many segments 
 ``queued``; beyond ``backlog_limit`` segments a new message fails with ``30001``. ``opt_out(number)`` makes a
 message to that number a 400 ``21610``. ``num_segments`` counts GSM-7 / UCS-2 segments as carriers do.
 
-``advance_clock(seconds)`` moves the emulator's clock on, so tests can step statuses without sleeping.
+``advance_clock(seconds)`` moves the emulator's clock on, so tests can step statuses without sleeping;
+``clock_skew_seconds`` (``--clock-skew-seconds``) sets it ahead of this machine's clock (negative: behind), as a
+real Space's clock may differ from its caller's. Every answer's ``Date`` header reads the emulator's clock.
 Outbound ``From`` numbers are not checked against the project unless ``require_owned_from=True``
 (``--require-owned-from``). No webhooks or status callbacks are sent.
 

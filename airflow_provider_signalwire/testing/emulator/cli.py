@@ -36,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--message-rate", type=float, default=None, help="segments a second per sender")
     parser.add_argument("--backlog-limit", type=int, default=10_000, help="segments a sender's queue holds")
     parser.add_argument("--signing-key", default=None, help="Signing Key that signs the webhooks it delivers")
+    parser.add_argument(
+        "--clock-skew-seconds", type=float, default=0.0, help="its clock ahead of this machine's (negative: behind)"
+    )
     parser.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
     args = parser.parse_args(argv)
     # A fake server with a known token must not be reachable from other machines by accident.
@@ -59,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message_rate=args.message_rate,
         backlog_limit=args.backlog_limit,
         signing_key=args.signing_key,
+        clock_skew_seconds=args.clock_skew_seconds,
     ).start()
     try:
         print(f"signalwire-emulator base_url={emulator.base_url} conn_uri={emulator.connection_uri()}", flush=True)

@@ -14,10 +14,15 @@ _SECONDS_PER_DAY = 86400
 
 
 class Clock:
-    """Wall-clock time moved forward by :meth:`advance`, so tests step statuses without sleeping."""
+    """
+    Wall-clock time moved forward by :meth:`advance`, so tests step statuses without sleeping.
 
-    def __init__(self) -> None:
-        self._offset = 0.0
+    :param skew_seconds: how far the emulated Space's clock is ahead of this machine's (negative: behind), as a real
+        Space's may be ahead of or behind the clock of the machine that calls it.
+    """
+
+    def __init__(self, skew_seconds: float = 0.0) -> None:
+        self._offset = float(skew_seconds)
 
     def now(self) -> float:
         return time.time() + self._offset
@@ -44,6 +49,11 @@ def _day_prefix(day: int) -> str:
     # formats hundreds of thousands of dates that share a few days.
     t = time.gmtime(day * _SECONDS_PER_DAY)
     return f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
+
+
+def http_date(ts: float) -> str:
+    """``Wed, 19 Sep 2018 20:00:00 GMT``: the ``Date`` header of an answer."""
+    return email.utils.formatdate(ts, usegmt=True)
 
 
 def iso8601(ts: float | None) -> str | None:

@@ -29,13 +29,15 @@ class Settings:
     message_rate: float | None = None
     #: Segments a sender's queue holds before a new message fails with 30001 (queue overflow).
     backlog_limit: int = 10_000
+    #: Seconds the emulator's clock is ahead of this machine's (negative: behind): its dates and ``Date`` headers.
+    clock_skew_seconds: float = 0.0
 
 
 class Context:
     def __init__(self, project_id: str, settings: Settings) -> None:
         self.project_id = project_id
         self.settings = settings
-        self.clock = Clock()
+        self.clock = Clock(settings.clock_skew_seconds)
         self.account_path = f"{COMPAT_PREFIX}/Accounts/{project_id}"
         self._insertions = itertools.count()
 

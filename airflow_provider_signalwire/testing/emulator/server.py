@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from airflow_provider_signalwire.testing.emulator.clock import http_date
 from airflow_provider_signalwire.testing.emulator.replies import Reply, plain_error
 
 STOP_TIMEOUT_SECONDS = 5.0
@@ -33,9 +34,12 @@ class _HttpServer(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], app: App, family: socket.AddressFamily) -> None:
+    def __init__(
+        self, address: tuple[str, int], app: App, family: socket.AddressFamily, clock: Callable[[], float]
+    ) -> None:
         self.address_family = family
         self.app = app
+        self.clock = clock
         self.stopping = threading.Event()
         self._open: set[socket.socket] = set()
         self._handlers: set[threading.Thread] = set()
@@ -92,11 +96,14 @@ class _HttpServer(ThreadingHTTPServer):
 
 
 class BackgroundServer:
-    """Serves ``app`` on ``host:port`` (0 picks a free port) from a daemon thread until :meth:`stop`."""
+    """
+    Serves ``app`` on ``host:port`` (0 picks a free port) from a daemon thread until :meth:`stop`; every answer's
+    ``Date`` header reads ``clock`` (epoch seconds; the wall clock by default).
+    """
 
-    def __init__(self, host: str, port: int, app: App) -> None:
+    def __init__(self, host: str, port: int, app: App, clock: Callable[[], float] = time.time) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._server = _HttpServer((host, port), app, family)
+        self._server = _HttpServer((host, port), app, family, clock)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -145,6 +152,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the request log is the emulator's record."""
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header tells the emulated Space's time (its clock may be skewed or advanced), as a Space's does.
+        return http_date(self.server.clock() if timestamp is None else timestamp)
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():

@@ -38,6 +38,9 @@ class SignalWireEmulator:
     :param backlog_limit: segments a sender's queue holds before a new message fails with 30001.
     :param signing_key: the project's Signing Key, which signs the webhooks the emulator delivers
         (:meth:`deliver_inbound_message`).
+    :param clock_skew_seconds: how far the emulator's clock is ahead of this machine's (negative: behind): the
+        dates it gives calls and messages and the ``Date`` header of its answers follow it, as a real Space's
+        clock may differ from the caller's.
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class SignalWireEmulator:
         message_rate: float | None = None,
         backlog_limit: int = 10_000,
         signing_key: str | None = None,
+        clock_skew_seconds: float = 0.0,
     ) -> None:
         if status_step_seconds < 0:
             raise ValueError("status_step_seconds must not be negative")
@@ -61,7 +65,12 @@ class SignalWireEmulator:
         self._host = host
         self._requested_port = port
         self._settings = Settings(
-            float(status_step_seconds), require_owned_from, messages_by_date_sent, message_rate, backlog_limit
+            float(status_step_seconds),
+            require_owned_from,
+            messages_by_date_sent,
+            message_rate,
+            backlog_limit,
+            float(clock_skew_seconds),
         )
         self._lock = threading.RLock()
         self._state = EmulatorState(project_id, self._settings)
@@ -103,7 +112,7 @@ class SignalWireEmulator:
     def start(self) -> Self:
         """Bind the port and serve in a background daemon thread."""
         if self._server is None:
-            self._server = BackgroundServer(self._host, self._requested_port, self._dispatcher.handle)
+            self._server = BackgroundServer(self._host, self._requested_port, self._dispatcher.handle, self.now)
         return self
 
     def stop(self) -> None:
@@ -174,7 +183,7 @@ class SignalWireEmulator:
     # ------------------------------------------------------------------ clock
 
     def now(self) -> float:
-        """The emulator's time in epoch seconds: the wall clock plus every :meth:`advance_clock`."""
+        """The emulator's time in epoch seconds: the wall clock plus its skew and every :meth:`advance_clock`."""
         with self._lock:
             return self._state.now()
 
