@@ -16,12 +16,19 @@ class CursorStore:
     A trigger shared by several assets (same class and arguments) gets one accessor per asset: the cursor is
     written to each, and the one that has seen the most is read back.
 
+    Two writers keep it, each under a key of its own, so that neither overwrites the other: the provider's asset
+    listener adds each event's item under ``key``, in the transaction that stores the event (see
+    :mod:`.event_cursor`); the trigger writes what it saw under ``key`` + :data:`OWN_SUFFIX`. Reading merges both.
+
     :param store: the trigger's ``asset_state_store`` (``None`` when Airflow gave it none).
     :param key: the key of this trigger's cursor.
     """
 
+    OWN_SUFFIX = "/trigger"
+
     def __init__(self, store: Any, key: str) -> None:
         self.key = key
+        self.own_key = key + self.OWN_SUFFIX
         self.accessors = asset_state_accessors(store)
 
     @property
@@ -29,7 +36,11 @@ class CursorStore:
         return bool(self.accessors)
 
     async def load(self) -> Cursor | None:
-        found = [Cursor.from_json(await accessor.aget(self.key)) for accessor in self.accessors]
+        found = [
+            Cursor.from_json(await accessor.aget(key))
+            for accessor in self.accessors
+            for key in (self.key, self.own_key)
+        ]
         cursors = [c for c in found if c is not None]
         if not cursors:
             return None
@@ -44,4 +55,4 @@ class CursorStore:
             return
         value = cursor.to_json()
         # Shielded: a trigger cancelled mid-write (a triggerer shutting down) still records what was stored.
-        await asyncio.shield(asyncio.gather(*(accessor.aset(self.key, value) for accessor in self.accessors)))
+        await asyncio.shield(asyncio.gather(*(accessor.aset(self.own_key, value) for accessor in self.accessors)))

@@ -16,6 +16,10 @@ from typing import Any
 import pytest
 from airflow_compat import AIRFLOW_V_3_3_PLUS, asset_state_store_for, decode_trigger_kwargs, import_string
 
+from airflow_provider_signalwire.triggers.cursor_store import CursorStore
+
+CURSOR_OWN_SUFFIX = CursorStore.OWN_SUFFIX
+
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 SUPPORT_NUMBER = "+15550000001"  # the example DAGs' support line (an emulator number)
 CUSTOMER = "+15551234567"
@@ -119,12 +123,13 @@ class TriggerDriver:
         return self.events
 
     async def wait_stored(self, key: str, timeout: float = 30.0) -> Any:
-        """Wait until the trigger's cursor is in its asset state store."""
+        """Wait until the trigger's cursor is in its asset state store (under the listener's key or its own)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            value = await self.trigger.asset_state_store.aget(key)
-            if value is not None:
-                return value
+            for written in (key, key + CURSOR_OWN_SUFFIX):
+                value = await self.trigger.asset_state_store.aget(written)
+                if value is not None:
+                    return value
             await asyncio.sleep(0.05)
         raise AssertionError(f"no {key!r} in the asset state store within {timeout} s")
 
@@ -273,7 +278,8 @@ def watcher_triggers(asset_name: str) -> list[Any]:
 
 async def forget_cursor(trigger: Any) -> None:
     """Delete a trigger's cursor from its asset state store: the tests share one database."""
-    await trigger.asset_state_store.adelete(trigger.cursor_key)
+    for key in (trigger.cursor_key, trigger.cursor_key + CURSOR_OWN_SUFFIX):
+        await trigger.asset_state_store.adelete(key)
 
 
 def inflate_watcher_trigger(trigger_id: int, **overrides: Any) -> Any:

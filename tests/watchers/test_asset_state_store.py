@@ -24,6 +24,7 @@ from airflow_provider_signalwire.api.watching import Cursor
 from airflow_provider_signalwire.triggers.events import SignalWireNewMessageEventTrigger
 
 from .conftest import (
+    CURSOR_OWN_SUFFIX,
     CUSTOMER,
     EXAMPLE_DAGS,
     SUPPORT_NUMBER,
@@ -41,6 +42,7 @@ FAST = {"poll_interval": 0.05}  # the one change from the DAG's trigger: poll fa
 
 
 def _stored_cursor(asset_name: str, key: str) -> tuple[Cursor | None, str | None]:
+    """The cursor stored for ``key`` (the listener's key and the trigger's own, merged) and who wrote it last."""
     import json
 
     from airflow.models.asset import AssetModel
@@ -49,14 +51,20 @@ def _stored_cursor(asset_name: str, key: str) -> tuple[Cursor | None, str | None
     from sqlalchemy import select
 
     with create_session() as session:
-        row = session.scalars(
+        rows = session.scalars(
             select(AssetStateStoreModel)
             .join(AssetModel, AssetModel.id == AssetStateStoreModel.asset_id)
-            .where(AssetModel.name == asset_name, AssetStateStoreModel.key == key)
-        ).one_or_none()
-        if row is None:
-            return None, None
-        return Cursor.from_json(json.loads(row.value)), row.last_updated_by_kind
+            .where(AssetModel.name == asset_name, AssetStateStoreModel.key.in_([key, key + CURSOR_OWN_SUFFIX]))
+        ).all()
+        cursors = [(Cursor.from_json(json.loads(row.value)), row.last_updated_by_kind) for row in rows]
+    cursors = [(cursor, kind) for cursor, kind in cursors if cursor is not None]
+    if not cursors:
+        return None, None
+    newest, kind = max(cursors, key=lambda pair: pair[0].date)
+    fired: dict = {}
+    for cursor, _ in cursors:
+        fired.update(cursor.fired)
+    return Cursor(newest.floor, newest.date, fired), kind
 
 
 def test_example_dag_asset_has_the_signalwire_watcher(synced_example_dags):

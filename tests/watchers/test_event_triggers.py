@@ -283,9 +283,29 @@ def test_cursor_store_reads_the_newest_cursor_and_writes_every_asset():
         return loaded
 
     assert run_async(scenario()) == Cursor(moment, moment, {"x": moment, "w": moment})
-    assert first.values["k"] == second.values["k"]
-    assert set(Cursor.from_json(first.values["k"]).fired) == {"w", "x", "y"}
+    # The trigger writes under a key of its own, which the listener's writes (under "k") never overwrite.
+    own = "k" + CursorStore.OWN_SUFFIX
+    assert first.values[own] == second.values[own]
+    assert set(Cursor.from_json(first.values[own]).fired) == {"w", "x", "y"}
+    assert set(Cursor.from_json(first.values["k"]).fired) == {"x"}, "the listener's cursor is left as it was"
     assert not CursorStore(None, "k").available
+
+
+def test_a_listener_write_between_the_triggers_load_and_save_is_kept():
+    # Failed before: the trigger read the cursor, the listener added an event's item with its event, and the
+    # trigger's save overwrote it: after a restart that event fired again.
+    moment = datetime(2026, 5, 1, tzinfo=UTC)
+    only = DictStore()
+    store = CursorStore(only, "k")
+    only.values["k"] = Cursor(moment, moment, {"a": moment}).to_json()
+
+    async def scenario():
+        loaded = await store.load()
+        only.values["k"] = Cursor(moment, moment, {"a": moment, "b": moment}).to_json()  # the listener, meanwhile
+        await store.save(loaded)
+        return await store.load()
+
+    assert set(run_async(scenario()).fired) == {"a", "b"}
 
 
 def test_many_triggers_in_one_loop_share_one_pooled_client(signalwire_conn):
