@@ -74,7 +74,8 @@ def test_a_mistyped_base_url_is_quoted_without_its_user_info(monkeypatch):
         _ = SignalWireHook("signalwire_typo").settings
 
     assert str(raised.value) == (
-        "The SignalWire base_url override must be an http:// or https:// URL, got 'htps://***@example.signalwire.com'."
+        "SignalWire connection 'signalwire_typo': the SignalWire base_url override must be an http:// or https:// "
+        "URL, got 'htps://***@example.signalwire.com'."
     )
 
 

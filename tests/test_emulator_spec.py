@@ -93,6 +93,8 @@ NEVER_ANSWERED = {
     "delete_message": {422},
     "delete_message_media": {400, 422},
     "retrieve_phone_number": {422},
+    # Another project's Sid is refused 401 before any route, as every Compatibility path under it is.
+    "get_account": {400, 404},
 }
 
 
@@ -261,7 +263,7 @@ def world(emulator: SignalWireEmulator, client: requests.Session) -> dict[str, s
 class Case:
     operation: str
     status: int
-    path: str  # under the account (Compatibility) or /api/relay/rest (phone numbers); {names} from world
+    path: str  # under the account (Compatibility; "" or ".json": the account) or /api/relay/rest; {names} from world
     label: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     form: dict[str, Any] | None = None
@@ -286,6 +288,9 @@ CALL = {"To": CUSTOMER, "From": OWNED, "Url": CXML_URL}
 SMS = {"To": CUSTOMER, "From": OWNED, "Body": "Hi"}
 
 CASES = [
+    # ---- the account (path "" is the account itself)
+    Case("get_account", 200, ""),
+    Case("get_account", 200, ".json", "json"),
     # ---- calls
     Case("list_all_calls", 200, "Calls.json", "all"),
     Case("list_all_calls", 200, "Calls", "pages", params={"PageSize": 2}, pages=True),
@@ -473,7 +478,8 @@ def url_of(emulator: SignalWireEmulator, operation: Operation, case: Case, world
     path = case.path.format(**world)
     if operation.spec == "rest":
         return f"{emulator.base_url}/api/relay/rest/{path}"
-    return f"{emulator.base_url}/api/laml/2010-04-01/Accounts/{emulator.project_id}/{path}"
+    account = f"{emulator.base_url}/api/laml/2010-04-01/Accounts/{emulator.project_id}"
+    return account + (path if path in ("", ".json") else f"/{path}")
 
 
 def send(

@@ -24,7 +24,7 @@ def normalize_space(space: str) -> str:
     """
 
     def refuse(why: str) -> SignalWireInputError:
-        return SignalWireInputError(f"The SignalWire Space {why}: give {_SPACE_FORMS}.")
+        return SignalWireInputError(f"The SignalWire Space (the Host field) {why}: give {_SPACE_FORMS}.")
 
     if not isinstance(space, str) or not space:
         raise refuse("is missing")
@@ -101,9 +101,7 @@ def _read_timeout(value: Any) -> float:
     if not 0 < timeout <= 600:
         # A long text may be a token pasted into the wrong field: it is described, not quoted.
         given = repr(value) if len(str(value)) <= 12 else f"a {type(value).__name__} of {len(str(value))} characters"
-        raise SignalWireInputError(
-            f"The SignalWire connection's 'timeout' extra must be a number of seconds from 0 to 600, got {given}."
-        )
+        raise SignalWireInputError(f"The 'timeout' extra must be a number of seconds from 0 to 600, got {given}.")
     return timeout
 
 
@@ -182,7 +180,10 @@ class ConnectionSettings(NamedTuple):
             base_url = normalize_base_url(override) if override else f"https://{normalize_space(host or '')}"
             timeout = _read_timeout(extra.get("timeout"))
         except SignalWireInputError as error:
-            raise SignalWireInputError(scrub(str(error), cls.secrets_given(password, extra))) from None
+            message = scrub(str(error), cls.secrets_given(password, extra))
+            if repr(conn_id) not in message:
+                message = f"SignalWire connection {conn_id!r}: {message[:1].lower()}{message[1:]}"
+            raise SignalWireInputError(message) from None
         return cls(
             conn_id=conn_id,
             base_url=base_url,

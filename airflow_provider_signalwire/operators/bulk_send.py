@@ -38,6 +38,10 @@ class SignalWireBulkSendOperator(SignalWireBaseOperator):
     :param body: a Jinja template rendered for each recipient with its fields (also as ``recipient``) and the
         task's context, e.g. ``"Hi {{ name }}, see you {{ ds }}"``.
     :param recipients_format: ``"csv"`` or ``"jsonl"`` when the file's name does not end so (templated).
+    :param on_bad_row: what a malformed row of a recipients file does (a missing or extra column, an empty ``to``,
+        a quote left open, a line that is not a JSON object): ``"fail"`` (default) fails the task before anything
+        is sent, naming the file and every such row's line and column; ``"skip"`` texts the other rows, logs the
+        skipped rows' lines and counts them as ``bad_rows`` in the summary. Never their contents (templated).
     :param media_url: a media URL or a list of up to 8, sent to everyone (makes each an MMS) (templated).
     :param from_: the sending number; default: ``messaging_service_sid``, else the connection's ``default_from``
         (templated).
@@ -61,6 +65,7 @@ class SignalWireBulkSendOperator(SignalWireBaseOperator):
         *SignalWireBaseOperator.template_fields,
         "recipients",
         "recipients_format",
+        "on_bad_row",
         "media_url",
         "from_",
         "messaging_service_sid",
@@ -81,6 +86,7 @@ class SignalWireBulkSendOperator(SignalWireBaseOperator):
         recipients: Any,
         body: str | None = None,
         recipients_format: str | None = None,
+        on_bad_row: str = "fail",
         media_url: str | Sequence[str] | None = None,
         from_: str | None = None,
         messaging_service_sid: str | None = None,
@@ -99,6 +105,7 @@ class SignalWireBulkSendOperator(SignalWireBaseOperator):
         self.recipients = recipients
         self.body = body
         self.recipients_format = recipients_format
+        self.on_bad_row = on_bad_row
         self.media_url = media_url
         self.from_ = from_
         self.messaging_service_sid = messaging_service_sid
@@ -152,6 +159,8 @@ class SignalWireBulkSendOperator(SignalWireBaseOperator):
         from airflow_provider_signalwire.operators.bulk_ledger import fresh_state, summary, upgrade, write_results
         from airflow_provider_signalwire.operators.bulk_plan import check_limits, make_plan, whole_number_or_none
         from airflow_provider_signalwire.operators.bulk_recipients import (
+            check_on_bad_row,
+            described,
             recipient_source,
             storage_path,
             suppressed_numbers,
@@ -163,7 +172,7 @@ class SignalWireBulkSendOperator(SignalWireBaseOperator):
         max_total = whole_number_or_none("max_total_segments", self.max_total_segments)
         fail_on = whole_number_or_none("fail_on", self.fail_on)
         results_path = None if self.results_path is None else storage_path(self.results_path)
-        source = recipient_source(self.recipients, self.recipients_format)
+        source = recipient_source(self.recipients, self.recipients_format, check_on_bad_row(self.on_bad_row))
         suppressed = suppressed_numbers(self.suppress, self.suppress_format)
         render = self._renderer(context)
         defaults = self.hook.settings.defaults
@@ -173,6 +182,12 @@ class SignalWireBulkSendOperator(SignalWireBaseOperator):
 
         plan = make_plan(source(), render, check, suppressed, media=bool(self.media_url))
         check_limits(plan, max_segments, max_total)
+        if source.bad_row_count:
+            self.log.warning(
+                "Skipping %d malformed rows of the recipients file (on_bad_row='skip'), texting the others: %s",
+                source.bad_row_count,
+                described(source.bad_rows, source.bad_row_count),
+            )
         self.log.info(
             "Bulk send to %d recipients: %d segments in all, at %g segments a second",
             plan.identity["count"],
@@ -198,7 +213,7 @@ class SignalWireBulkSendOperator(SignalWireBaseOperator):
             write_results(state, results_path)
             state.update(results_written=True, pending=[], parts=0)
         ledger.set(BULK_RECORD, state)
-        result = summary(state, results_path)
+        result = {**summary(state, results_path), "bad_rows": source.bad_row_count}
         self.log.info("Bulk send done: %s", {k: v for k, v in result.items() if k not in ("first_sid", "last_sid")})
         failed, unknown = state["counts"]["failed"], state["counts"]["unknown"]
         if unknown:

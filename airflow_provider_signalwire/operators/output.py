@@ -69,13 +69,31 @@ def storage_path(name: str, value: Any) -> ObjectStoragePath:
     from airflow.sdk import ObjectStoragePath
 
     if isinstance(value, ObjectStoragePath):
+        check_local_folders(name, value, str(value))
         return value
     if not isinstance(value, str) or "://" not in value or not value.split("://", 1)[1].strip("/"):
         raise SignalWireInputError(
             f"SignalWire: {name!r} must be an ObjectStoragePath or a URL with a scheme and a path, such as "
             f"'file:///data/messages.jsonl' or 's3://bucket/messages.jsonl'; got {value!r}."
         )
-    return ObjectStoragePath(value)
+    path = ObjectStoragePath(value)
+    check_local_folders(name, path, value)
+    return path
+
+
+def check_local_folders(name: str, path: ObjectStoragePath, given: Any) -> None:
+    """A local path must name a file whose folders exist or can be made: said before any request, not after."""
+    if getattr(path, "protocol", "file") not in LOCAL_PROTOCOLS:
+        return
+    if path.is_dir():
+        raise SignalWireInputError(f"SignalWire: {name!r} is a folder; give the path of a file in it; got {given!r}.")
+    folder = path.parent
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    if folder.exists() and not folder.is_dir():
+        raise SignalWireInputError(
+            f"SignalWire: {name!r} cannot be written: {folder.path} is a file, not a folder; got {given!r}."
+        )
 
 
 def counts(listing: Listing, what: str) -> tuple[str, int, int]:

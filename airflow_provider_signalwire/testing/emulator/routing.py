@@ -76,7 +76,10 @@ Handler = Callable[[ApiRequest], Reply]
 
 @dataclass(frozen=True)
 class Route:
-    """``method`` on ``template`` (e.g. ``"Messages/{MessageSid}/Media/{Sid}"``) of ``api``, answered by ``handler``."""
+    """
+    ``method`` on ``template`` (e.g. ``"Messages/{MessageSid}/Media/{Sid}"``; ``""`` is the account itself) of
+    ``api``, answered by ``handler``.
+    """
 
     api: Api
     method: str
@@ -88,6 +91,8 @@ class Route:
         """The full path, as the official specs write it: ``/api/laml/2010-04-01/Accounts/{AccountSid}/Calls``."""
         if self.api == "relay":
             return f"{RELAY_PREFIX}/{self.template}"
+        if not self.template:  # the account itself
+            return f"{COMPAT_PREFIX}/Accounts/{{Sid}}"
         return f"{COMPAT_PREFIX}/Accounts/{{AccountSid}}/{self.template}"
 
     @functools.cached_property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from airflow_provider_signalwire.testing.emulator.accounts import Accounts
 from airflow_provider_signalwire.testing.emulator.calls import Calls
 from airflow_provider_signalwire.testing.emulator.context import Context, Settings
 from airflow_provider_signalwire.testing.emulator.faults import Faults
@@ -21,7 +22,9 @@ class EmulatorState:
         self.calls = Calls(self.context, self.phone_numbers)
         self.faults = Faults()
         self.log = RequestLog()
-        self.router = Router([*self.calls.routes(), *self.messages.routes(), *self.phone_numbers.routes()])
+        self.accounts = Accounts(self.context)
+        routes = [*self.accounts.routes(), *self.calls.routes(), *self.messages.routes(), *self.phone_numbers.routes()]
+        self.router = Router(routes)
 
     def now(self) -> float:
         return self.context.clock.now()
