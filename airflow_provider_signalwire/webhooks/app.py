@@ -16,7 +16,8 @@ of connection ``conn_id`` (extra ``signing_secret``) and records the webhook as 
   get, and a signed request replayed later must not make a new event either.
 * ``messages`` and ``calls`` form webhooks are answered with an empty cXML document, so the message or call is
   handled cleanly; status callbacks and JSON webhooks with 204. An inbound SMS that answers a human-in-the-loop
-  request (see :mod:`.hitl_replies`) is answered with a ``<Message>``: SignalWire texts it back to the sender.
+  request (see :mod:`.hitl_replies`) is answered with a ``<Message>`` (SignalWire texts it back to the sender) and
+  recorded as no event: an approval reply, accepted or refused, starts no inbound-message DAG.
 
 Module-level imports stay light: every process that loads plugins imports this module. The database work
 runs in a worker thread with its own session.
@@ -246,6 +247,14 @@ async def receive_webhook(conn_id: str, kind: str, request: Request) -> Response
 
     payload.pop("bodySHA256", None)
     key = delivery_key(kind, payload)
+    if kind == "messages" and not is_json:
+        # An answer to an approval request (accepted or refused) is no ordinary inbound message: it is answered
+        # here, and neither its code nor its text becomes an event that starts inbound-message DAGs.
+        reply = await _hitl_reply(conn_id, payload)
+        if reply is not None:
+            log.info("SignalWire webhook %s answered as an approval reply, not recorded (%s)", key, uri)
+            content = cxml_message(reply) if reply else EMPTY_CXML
+            return Response(content=content, media_type="application/xml")
     signature = get_signature(request.headers) or ""
     extra = {
         **payload,
@@ -262,10 +271,6 @@ async def receive_webhook(conn_id: str, kind: str, request: Request) -> Response
 
     if is_json or kind.endswith("/status"):
         return Response(status_code=204)
-    if kind == "messages":
-        reply = await _hitl_reply(conn_id, payload)
-        if reply:
-            return Response(content=cxml_message(reply), media_type="application/xml")
     return Response(content=EMPTY_CXML, media_type="application/xml")
 
 

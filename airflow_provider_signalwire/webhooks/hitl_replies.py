@@ -48,7 +48,8 @@ EARLIER_ANSWER_WAIT = 25.0
 
 def reply_to_sms(conn_id: str, fields: Mapping[str, Any]) -> str | None:
     """
-    The SMS to send back for an inbound SMS that answers a HITL request; ``None`` when it is not one.
+    The SMS to send back for an inbound SMS that answers a HITL request (``""`` for none); ``None`` when the SMS
+    is not such an answer, and is left to the user's own handling.
 
     A reply is handled once, by SignalWire's message SID: a redelivery of it (SignalWire re-sends a webhook whose
     answer it did not get) is answered with what the first delivery was, and counts no second time.
@@ -84,7 +85,7 @@ def reply_to_sms(conn_id: str, fields: Mapping[str, Any]) -> str | None:
                     conn_id,
                     user.user_id,
                 )
-                return earlier or None
+                return earlier
             continue  # the first delivery gave up its claim: handle this one
         try:
             text = _answer(conn_id, user, *parsed)

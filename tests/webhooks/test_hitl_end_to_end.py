@@ -251,6 +251,9 @@ def test_a_signed_sms_reply_approves_the_request_and_every_bad_reply_changes_not
         with sqlite3.connect(home / "airflow.db") as database:
             stored = " ".join(value for (value,) in database.execute("SELECT val FROM variable"))
         assert code not in stored and not any(c in stored for c in mapped_codes(BOB)), "codes are sealed"
+        # No reply, accepted or refused, from a mapped number or not, became an inbound-message event.
+        inbound = rest.get(f"{url}/api/v2/assets/events", params={"limit": 100}, timeout=30).json()["asset_events"]
+        assert not [e for e in inbound if code in json.dumps(e.get("extra"))], "approval replies make no events"
     finally:
         for process, _ in processes.values():
             _stop(process)

@@ -355,3 +355,22 @@ def test_asset_helpers_and_uri_check():
             normalize_asset_uri(urlsplit(bad))
     with pytest.raises(ValueError, match="kind"):
         webhook_asset_uri("sw", "message")
+
+
+def test_approval_replies_are_answered_and_become_no_inbound_event(client, monkeypatch):
+    # Failed before: "APPROVE <code>" from a mapped and from an unmapped number were stored, code and all, as
+    # inbound-SMS events that started the user's inbound-message DAGs.
+    conn_id = f"sw_webhooks_{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{conn_id.upper()}", connection_json(hitl_responders=json.dumps({"alice": "+15550000002"}))
+    )
+    uri = f"signalwire://{conn_id}/messages"
+
+    mapped = post_form(client, conn_id, "messages", inbound_sms(From="+15550000002", Body="APPROVE 40821337"))
+    stranger = post_form(client, conn_id, "messages", inbound_sms(From="+15559990000", Body="approve 78901234"))
+    ordinary = post_form(client, conn_id, "messages", inbound_sms(From="+15550000002", Body="Running late, sorry"))
+
+    assert [r.status_code for r in (mapped, stranger, ordinary)] == [200, 200, 200]
+    assert "<Message>" in mapped.text and "<Message>" in stranger.text
+    assert ordinary.text == EMPTY_CXML
+    assert [event["Body"] for event in events(uri)] == ["Running late, sorry"]
