@@ -119,6 +119,20 @@ def read_responders(conn_id: str) -> dict[str, Responder]:
     return parse_responders(BaseHook.get_connection(conn_id).extra_dejson.get(RESPONDERS_EXTRA) or {}, conn_id)
 
 
+def maps_responders(extra: Mapping[str, Any]) -> bool:
+    """Whether a connection's extra maps HITL responders: then its numbers take approval replies."""
+    return bool(extra.get(RESPONDERS_EXTRA))
+
+
+def is_approval_reply(item: Mapping[str, Any]) -> bool:
+    """
+    Whether a listed inbound message reads as an approval reply (see :func:`parse_reply`): on a connection that maps
+    responders, the webhook receiver answers it, and watchers do not take it for an ordinary inbound message.
+    """
+    body = item.get("body")
+    return str(item.get("direction") or "") == "inbound" and isinstance(body, str) and parse_reply(body) is not None
+
+
 def request_markers(conn_id: str) -> SharedMarkers:
     """The markers of the connection's HITL requests: their codes and the SMS already sent."""
     from airflow_provider_signalwire.ledger import SharedMarkers

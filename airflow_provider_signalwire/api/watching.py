@@ -173,7 +173,17 @@ class NewItemsQuery:
         came to match late, each handed out once; ``None``: 2 minutes, 1 hour with ``status``.
     """
 
-    __slots__ = ("body_contains", "direction", "from_", "lookback", "resource", "spec", "status", "to")
+    __slots__ = (
+        "approval_replies_out",
+        "body_contains",
+        "direction",
+        "from_",
+        "lookback",
+        "resource",
+        "spec",
+        "status",
+        "to",
+    )
 
     def __init__(
         self,
@@ -203,6 +213,8 @@ class NewItemsQuery:
                     f"SignalWire watch: 'body_contains' must be a non-empty string or None; got {body_contains!r}."
                 )
         self.body_contains = body_contains
+        #: Set by a watcher whose connection maps approval responders: approval replies are no new messages to it.
+        self.approval_replies_out = False
         if lookback is None:
             self.lookback = STATUS_LOOKBACK if status is not None else DEFAULT_LOOKBACK
         elif isinstance(lookback, bool) or not isinstance(lookback, (int, float)) or not 0 <= lookback <= 7 * 86400:
@@ -276,6 +288,10 @@ class NewItemsQuery:
             body = item.get("body")
             if not isinstance(body, str) or self.body_contains.casefold() not in body.casefold():
                 return False
+        if self.approval_replies_out and self.resource == "messages":
+            from airflow_provider_signalwire.hitl import is_approval_reply
+
+            return not is_approval_reply(item)
         return True
 
     def select(self, items: Iterable[Mapping[str, Any]], cursor: Cursor) -> list[SeenItem]:

@@ -107,11 +107,16 @@ class _SignalWireNewItemsSensor(ResultsWithoutSecrets, BaseSensorOperator):
         return to_utc_datetime("since", value)
 
     def poke(self, context: Context) -> PokeReturnValue:
+        from airflow.sdk import BaseHook
+
         from airflow_provider_signalwire.api.polling import FailureCounter
         from airflow_provider_signalwire.api.watching import matching_items
         from airflow_provider_signalwire.exceptions import SignalWireApiError, SignalWireConnectionError
+        from airflow_provider_signalwire.hitl import maps_responders
 
         query, since = self._query(), self._since(context)
+        extra = BaseHook.get_connection(self.signalwire_conn_id).extra_dejson
+        query.approval_replies_out = self.resource == "messages" and maps_responders(extra)
         state = self._poke_state(context, since)
         failures = FailureCounter(self.max_consecutive_failures, self.log, f"poll of new {self.resource}")
         failures.count = state.failures

@@ -50,6 +50,19 @@ class SignalWireWatcherTrigger(BaseEventTrigger):
         """The event a failed poll ends the wait with; ``None``: the trigger fails with the error."""
         return None
 
+    async def _maps_responders(self) -> bool:
+        """Whether the connection maps approval responders (then approval replies are no new messages)."""
+        from airflow.sdk import BaseHook
+
+        from airflow_provider_signalwire.hitl import maps_responders
+
+        try:
+            conn = await BaseHook.aget_connection(self.signalwire_conn_id)
+            extra = await conn.aextra_dejson() if hasattr(conn, "aextra_dejson") else conn.extra_dejson
+        except Exception:  # the poll itself says what is wrong with the connection
+            return False
+        return maps_responders(extra)
+
     # Airflow 3.3 shared streams (acknowledgement mode) -------------------------------------------------
 
     def shared_stream_key(self) -> Hashable | None:
@@ -81,6 +94,7 @@ class SignalWireWatcherTrigger(BaseEventTrigger):
         """
         watch = await self._watch()
         watch.acknowledged = acknowledged
+        watch.query.approval_replies_out = await self._maps_responders()
         group.join(watch)
         try:
             async for poll in polls:
