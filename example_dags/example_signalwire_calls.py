@@ -5,6 +5,10 @@ to new cXML while it is live, hang it up, and look it up.
 Connection ``signalwire_default``. The numbers and cXML URLs are DAG params: their defaults work against the
 local emulator (``python -m airflow_provider_signalwire.testing.emulator``), whose ``+15005550006`` answers and
 stays on the line until hung up. Against a real Space, trigger the DAG with your own numbers and cXML URLs.
+
+A call can be redirected only once it is answered (SignalWire answers error 21220 while it rings), so the redirect
+retries. The emulator answers after two status steps; ``make demo`` runs it with ``--status-step-seconds 0``, so
+the call is in progress as soon as it is placed and every task succeeds on its first try.
 """
 
 from __future__ import annotations

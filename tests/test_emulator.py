@@ -654,10 +654,10 @@ def test_call_date_filters_on_start_and_end_time(emulator: SignalWireEmulator, a
     assert busy not in sids(**{"StartTime<": "3000-01-01"})
 
 
-def test_paging_through_100_000_seeded_messages_yields_each_once_in_seconds(
+def test_paging_through_100_000_seeded_messages_yields_each_once_in_100_pages(
     emulator: SignalWireEmulator, api: Api
 ) -> None:
-    started = time.monotonic()
+    # How fast is benchmarks/bench_emulator_paging.py's question; this one counts pages and items.
     seeded = emulator.seed_messages(100_000, from_=CUSTOMER, to=OWNED)
     page, listed = api.get("/Messages.json", PageSize=1000).json(), list[str]()
     while True:
@@ -665,11 +665,9 @@ def test_paging_through_100_000_seeded_messages_yields_each_once_in_seconds(
         if not page["next_page_uri"]:
             break
         page = api.follow(page["next_page_uri"]).json()
-    elapsed = time.monotonic() - started
     assert len(listed) == len(set(listed)) == 100_000
     assert listed == seeded[::-1]
-    # About 3 s on a 2-core VM (seeding 0.5 s, then 100 pages of 1,000); a scan or sort per page takes minutes.
-    assert elapsed < 10, f"seeding and paging through 100,000 messages took {elapsed:.1f} s"
+    assert emulator.count_requests("GET", r"/Messages$") == 100, "full pages of 1,000, and no empty last page"
 
 
 def test_messages_seeded_in_the_past_sort_among_newer_ones(emulator: SignalWireEmulator, api: Api) -> None:
@@ -1054,7 +1052,7 @@ def test_cli_refuses_a_non_loopback_host() -> None:
 def test_stop_returns_only_when_no_handler_thread_is_left() -> None:
     before = set(threading.enumerate())
     server = SignalWireEmulator().start()
-    server.add_fault("slow", path="/Messages$", delay=30)
+    server.add_fault("slow", path="/Messages$", delay=60)
     idle = requests.Session()  # a keep-alive connection whose handler waits for a next request
     assert idle.get(f"{server.base_url}/__emulator__/health", timeout=10).status_code == 200
     outcome: dict[str, Any] = {}
@@ -1074,7 +1072,8 @@ def test_stop_returns_only_when_no_handler_thread_is_left() -> None:
     assert server.faults == [], "the slow request is being served"
     started = time.monotonic()
     server.stop()
-    assert time.monotonic() - started < 5
+    # Waiting for the slow request would take its 60 s: half of that is slack for a loaded machine, not a target.
+    assert time.monotonic() - started < 30
     assert set(threading.enumerate()) - before - {client} == set()
     client.join(10)
     assert "error" in outcome, "the slow request was dropped, not answered after stop()"

@@ -231,7 +231,8 @@ def test_a_retry_after_longer_than_the_budget_fails_at_once(signalwire_conn, mon
     with pytest.raises(SignalWireApiError) as info:
         list(hook.list_messages())
     assert info.value.status == 429 and info.value.retry_after == 60
-    assert (datetime.now() - started).total_seconds() < 3
+    # Waiting for the Retry-After would take 60 s: half of that is slack for a loaded machine, not a target.
+    assert (datetime.now() - started).total_seconds() < 30
     assert signalwire_conn.count_requests("GET") == 1
 
 

@@ -43,6 +43,7 @@ def test_a_send_answered_late_is_found_not_sent_again(slow_conn):
     # The first send lands 4 s after it left: 2 s after the client gave up on it.
     slow_conn.add_fault("slow", method="POST", path=r"/Messages$", delay=2 * TIMEOUT)
 
+    started = time.time()
     summary = bulk(messages_per_second=2).execute(make_context())
 
     texts = texts_per_number(slow_conn)
@@ -55,7 +56,7 @@ def test_a_send_answered_late_is_found_not_sent_again(slow_conn):
     assert len(posts) == 3, "no send was made again"
     assert looks and looks[0]["time"] - posts[0]["time"] >= 2 * TIMEOUT, "looked for only once it could have landed"
     assert posts[-1]["time"] < looks[0]["time"], "the others were texted at the run's pace meanwhile"
-    assert posts[2]["time"] - posts[1]["time"] == pytest.approx(0.5, abs=0.15), "at 2 a second"
+    assert all(p["time"] - started >= k * 0.5 - 0.01 for k, p in enumerate(posts)), "at 2 a second, never faster"
 
 
 def test_a_send_still_missing_after_its_looks_is_unknown_and_never_sent_again(slow_conn, tmp_path, capfd):

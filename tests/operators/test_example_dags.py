@@ -5,17 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from .helpers import FROM_NUMBER, TO_NUMBER, api_requests, load_example_dag, task_states, xcom_value
+import pytest
+
+from .helpers import FROM_NUMBER, TO_NUMBER, api_requests, load_example_dag, task_states, try_numbers, xcom_value
 
 FAST = {"poll_interval": 0.05}
 
 
+@pytest.mark.signalwire_emulator(status_step_seconds=0)  # as in make demo: the live call is answered at once
 def test_calls_example_places_waits_redirects_hangs_up_and_looks_up(run_dag, signalwire_emulator):
     dag = load_example_dag("example_signalwire_calls")
 
     dag_run = run_dag(dag, run_conf=FAST)
 
     assert dag_run.state == "success", task_states(dag_run)
+    assert set(try_numbers(dag_run).values()) == {1}, try_numbers(dag_run)
     creates = api_requests(signalwire_emulator, "POST", r"/Calls$")
     forms = {c["form"]["To"][0]: c["form"] for c in creates}
     assert len(creates) == 2 and set(forms) == {TO_NUMBER, "+15005550006"}, "two calls placed, once each"
