@@ -153,7 +153,8 @@ def test_the_readme_run_book_runs_the_plain_dags_with_airflow_dags_test_as_writt
     assert result.returncode == 0, output[-4000:]
     for dag_id in ("example_signalwire_messages", "example_signalwire_api_call"):
         assert re.search(rf"Marking run <DagRun {dag_id} @ .*> successful", output), f"{dag_id} did not succeed"
-    state = json.loads(output[output.index('{"project_id"') :].splitlines()[0])
+    # The section's curl of /__emulator__/state, the JSON it printed (with no newline after it).
+    state, _ = json.JSONDecoder().raw_decode(result.stdout, result.stdout.index('{"project_id"'))
     sent = [m for m in state["messages"] if m["direction"] == "outbound-api"]
     assert len(sent) == 2 and {m["from"] for m in sent} == {"+15550000001"}, "an SMS and an MMS, from default_from"
 
