@@ -6,13 +6,8 @@ triggerer) and emits one asset event per new message; the scheduler then starts 
 reads the messages from ``triggering_asset_events``. Each event's ``extra["payload"]`` holds the message:
 ``sid``, ``from``, ``to``, ``status``, ``direction``, ``date``, ``body``, ``num_media``, ``media_urls``.
 
-Try it against the emulator: ``python -m airflow_provider_signalwire.testing.emulator --port 8765``, set
-the ``signalwire_default`` connection to the ``conn_uri`` it prints, run ``airflow standalone``, unpause
-this DAG, then inject an SMS::
-
-    curl -X POST http://127.0.0.1:8765/__emulator__/inbound/messages \\
-         -H 'Content-Type: application/json' \\
-         -d '{"from_": "+15551234567", "to": "+15550000001", "body": "Hello, I need help"}'
+Try it against the emulator as the README's "Run it locally" section says: the emulator with ``--env-file``,
+``airflow standalone``, this DAG unpaused, then an SMS delivered to the number.
 """
 
 from __future__ import annotations
