@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 from airflow.sdk import DAG, get_current_context, task
 from airflow_compat import AIRFLOW_V_3_3_PLUS, run_cleared_task, write_dags_to_db
+from concurrency import at_once
 
 from airflow_provider_signalwire.ledger import SharedMarkers, TaskLedger
 
@@ -186,23 +186,9 @@ def stored_records(markers: SharedMarkers) -> dict[str, dict]:
 
 
 def concurrently(count: int, work) -> list:
-    """``work(i)`` in ``count`` threads released at once; their results in order."""
-    results: list = [None] * count
-    errors: list[BaseException] = []
-    start = threading.Barrier(count)
-
-    def run(index: int) -> None:
-        start.wait()
-        try:
-            results[index] = work(index)
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    """``work(i)`` in ``count`` threads released at once; their results in order, none an error."""
+    results = at_once(count, work)
+    errors = [result for result in results if isinstance(result, Exception)]
     assert not errors, errors
     return results
 

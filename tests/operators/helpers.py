@@ -155,3 +155,15 @@ def create_record_of(dag_run, task_id: str, map_index: int = -1) -> Any:
 
 def try_numbers(dag_run) -> dict[str, int]:
     return {ti.task_id: ti.try_number for ti in dag_run.get_task_instances()}
+
+
+def texts_per_number(emulator) -> Any:
+    """Texts per recipient once every late request has landed at the emulator (as it would at SignalWire)."""
+    import time
+    from collections import Counter
+
+    deadline = time.monotonic() + 60
+    while any(r["fault"] == "slow" and r["status"] is None for r in emulator.requests):
+        assert time.monotonic() < deadline, "a slow request never landed"
+        time.sleep(0.1)
+    return Counter(m["to"] for m in emulator.messages)

@@ -11,7 +11,7 @@ from airflow_compat import AirflowException
 
 from airflow_provider_signalwire.operators import SignalWireBulkSendOperator
 
-from .helpers import FROM_NUMBER, DictStateStore, api_requests, make_context
+from .helpers import FROM_NUMBER, DictStateStore, api_requests, make_context, texts_per_number
 
 NUMBERS = [f"+1555030{i:04d}" for i in range(3)]
 TIMEOUT = 2
@@ -28,15 +28,6 @@ def bulk(**arguments) -> SignalWireBulkSendOperator:
     return SignalWireBulkSendOperator(
         task_id="bulk", recipients=NUMBERS, body="Delivery today", from_=FROM_NUMBER, **arguments
     )
-
-
-def texts_per_number(emulator) -> Counter:
-    """Texts per recipient once every late request has landed at the emulator (as it would at SignalWire)."""
-    deadline = time.monotonic() + 60
-    while any(r["fault"] == "slow" and r["status"] is None for r in emulator.requests):
-        assert time.monotonic() < deadline, "a slow request never landed"
-        time.sleep(0.1)
-    return Counter(m["to"] for m in emulator.messages)
 
 
 def test_a_send_answered_late_is_found_not_sent_again(slow_conn):

@@ -6,31 +6,13 @@ threads, the emulator over HTTP, and the create claim in the metadata database (
 
 from __future__ import annotations
 
-import threading
 import uuid
+
+from concurrency import at_once
 
 from airflow_provider_signalwire.operators import SignalWireSendMessageOperator
 
 from .helpers import FROM_NUMBER, TO_NUMBER, DictStateStore, api_requests, make_context
-
-
-def run_at_once(count: int, work) -> list:
-    results: list = [None] * count
-    start = threading.Barrier(count)
-
-    def run(index: int) -> None:
-        start.wait()
-        try:
-            results[index] = work(index)
-        except Exception as error:
-            results[index] = error
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def test_two_executions_of_one_try_at_once_send_one_message_and_both_take_it(airflow_db, signalwire_conn):
@@ -43,7 +25,7 @@ def test_two_executions_of_one_try_at_once_send_one_message_and_both_take_it(air
         operator = SignalWireSendMessageOperator(task_id="send", to=TO_NUMBER, from_=FROM_NUMBER, body="Load done")
         return operator.execute(make_context(store=store, ti_id=ti_id))
 
-    results = run_at_once(2, execute)
+    results = at_once(2, execute)
 
     assert len(api_requests(signalwire_conn, "POST", r"/Messages$")) == 1, results
     assert all(isinstance(result, dict) for result in results), results
@@ -59,7 +41,7 @@ def test_a_later_try_after_a_concurrent_pair_takes_their_message(airflow_db, sig
         operator = SignalWireSendMessageOperator(task_id="send", to=TO_NUMBER, from_=FROM_NUMBER, body="Load done")
         return operator.execute(make_context(store=store, ti_id=ti_id))
 
-    first, second = run_at_once(2, execute)
+    first, second = at_once(2, execute)
     retry = SignalWireSendMessageOperator(task_id="send", to=TO_NUMBER, from_=FROM_NUMBER, body="Load done").execute(
         make_context(try_number=2, store=store)
     )

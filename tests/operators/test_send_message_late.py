@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import timedelta
 
 from airflow_provider_signalwire.operators import SignalWireSendMessageOperator
 
-from .helpers import FROM_NUMBER, TO_NUMBER, api_requests, one_task_dag, try_numbers, xcom_value
+from .helpers import FROM_NUMBER, TO_NUMBER, api_requests, one_task_dag, texts_per_number, try_numbers, xcom_value
 
 TIMEOUT = 2
 
@@ -16,15 +15,6 @@ TIMEOUT = 2
 def slow_connection(emulator, monkeypatch) -> None:
     """The default connection with a 2 s timeout: a slower answer comes after the client gave up."""
     monkeypatch.setenv("AIRFLOW_CONN_SIGNALWIRE_DEFAULT", emulator.connection_uri() + f"&timeout={TIMEOUT}")
-
-
-def texts_per_number(emulator) -> Counter:
-    """Texts per recipient once every late request has landed at the emulator (as it would at SignalWire)."""
-    deadline = time.monotonic() + 60
-    while any(r["fault"] == "slow" and r["status"] is None for r in emulator.requests):
-        assert time.monotonic() < deadline, "a slow request never landed"
-        time.sleep(0.1)
-    return Counter(m["to"] for m in emulator.messages)
 
 
 def test_a_message_answered_late_is_taken_not_sent_again(run_dag, signalwire_emulator, monkeypatch):
