@@ -115,7 +115,10 @@ class _SignalWireNewItemsSensor(ResultsWithoutSecrets, BaseSensorOperator):
         from airflow_provider_signalwire.hitl import maps_responders
 
         query, since = self._query(), self._since(context)
-        extra = BaseHook.get_connection(self.signalwire_conn_id).extra_dejson
+        try:
+            extra = BaseHook.get_connection(self.signalwire_conn_id).extra_dejson
+        except Exception:  # the hook's first request says clearly what is wrong with the connection
+            extra = {}
         query.approval_replies_out = self.resource == "messages" and maps_responders(extra)
         state = self._poke_state(context, since)
         failures = FailureCounter(self.max_consecutive_failures, self.log, f"poll of new {self.resource}")
